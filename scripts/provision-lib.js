@@ -1,0 +1,48 @@
+'use strict';
+// Provisioning shared by `npm run provision`, `npm start` and the jest global setup:
+// creates the database if missing, one role + schema per service, and runs every built
+// service's migrations as that service's own role. Idempotent.
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+
+/** Services that exist in the tree and have built migrations, in a stable order. */
+function servicesWithMigrations() {
+  const dir = path.join(root, 'services');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => fs.existsSync(path.join(dir, name, 'dist', 'migrations', 'index.js')))
+    .sort();
+}
+
+function rolePasswordFor(name, env) {
+  return env[`${name.toUpperCase()}_DB_ROLE_PASSWORD`] || undefined;
+}
+
+async function provision({ databaseUrl, env = process.env, log = () => undefined, services } = {}) {
+  const platform = require('@guitaronline/platform');
+  await platform.ensureDatabase(databaseUrl);
+  const admin = platform.adminDb(databaseUrl);
+  const names = services ?? servicesWithMigrations();
+  try {
+    for (const name of names) {
+      const password = rolePasswordFor(name, env);
+      await platform.ensureServiceSchema(admin, name, password);
+      const { migrations } = require(path.join(root, 'services', name, 'dist', 'migrations', 'index.js'));
+      const db = platform.createServiceDb({ databaseUrl, schema: name, rolePassword: password, pool: { min: 0, max: 1 } });
+      try {
+        const applied = await platform.migrateService(db, name, migrations);
+        log(`${name}: schema ready${applied.length ? `, applied ${applied.join(', ')}` : ''}`);
+      } finally {
+        await db.destroy();
+      }
+    }
+  } finally {
+    await admin.destroy();
+  }
+  return names;
+}
+
+module.exports = { provision, servicesWithMigrations, root };

@@ -1,0 +1,239 @@
+import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { EventSchemaError, parseEvent, type DomainEvent, type EventType } from '@guitaronline/contracts';
+import { prom, runWithContext } from '@guitaronline/platform';
+import type { BrokerConnection } from './connection';
+import { INBOX_TABLE } from './outbox';
+import { DEFAULT_RETRY_DELAYS_MS, declareServiceQueues, queueNames, type ServiceQueues } from './topology';
+
+export type EventHandler<T extends EventType = EventType> = (trx: Knex.Transaction, event: DomainEvent<T>) => Promise<void>;
+export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+
+export const ATTEMPTS_HEADER = 'x-attempts';
+export const ERROR_HEADER = 'x-error';
+
+export interface ConsumerOptions {
+  service: string;
+  knex: Knex;
+  connection: BrokerConnection;
+  exchange: string;
+  handlers: EventHandlers;
+  logger: Logger;
+  metrics?: Registry;
+  /** Delay of each retry tier; a failing message goes through them in order. */
+  retryDelaysMs?: readonly number[];
+  /** Attempts in all (first delivery included) before the message is parked. */
+  maxAttempts?: number;
+  prefetch?: number;
+  /** Name recorded in the inbox; one service may run several consumers. */
+  consumerName?: string;
+}
+
+type Outcome = 'processed' | 'duplicate' | 'retried' | 'parked' | 'ignored';
+
+/**
+ * The inbox consumer. Each message runs its handler in one transaction with the inbox insert
+ * `(message id, consumer)`: a redelivered message finds its row and has no second effect. A
+ * message that fails its schema is parked at once; a handler error goes to the next retry
+ * tier (growing TTL, dead-lettered back to the main queue) and after `maxAttempts` is parked
+ * with the error. Nothing is acknowledged before its retry/park copy is confirmed.
+ */
+export class EventConsumer {
+  private channel: ConfirmChannel | undefined;
+  private running = false;
+  private readonly queues: ServiceQueues;
+  private readonly retryDelays: readonly number[];
+  private readonly maxAttempts: number;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly outcomes: prom.Counter<'outcome' | 'type'> | undefined;
+  private readonly handlerSeconds: prom.Histogram<'type'> | undefined;
+  private readonly onConnected = () => void this.attach();
+
+  constructor(private readonly options: ConsumerOptions) {
+    this.retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
+    this.maxAttempts = options.maxAttempts ?? this.retryDelays.length + 1;
+    this.queues = queueNames(options.service, this.retryDelays.length);
+    if (options.metrics) {
+      this.outcomes = new prom.Counter({
+        name: 'events_consumed_total',
+        help: 'Consumed messages by outcome (processed, duplicate, retried, parked, ignored)',
+        labelNames: ['outcome', 'type'],
+        registers: [options.metrics],
+      });
+      this.handlerSeconds = new prom.Histogram({
+        name: 'event_handler_duration_seconds',
+        help: 'Handler transaction duration',
+        labelNames: ['type'],
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+        registers: [options.metrics],
+      });
+    }
+  }
+
+  get queueNames(): ServiceQueues {
+    return this.queues;
+  }
+
+  get eventTypes(): EventType[] {
+    return Object.keys(this.options.handlers) as EventType[];
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.options.connection.on('connected', this.onConnected);
+    if (this.options.connection.current) await this.attach();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.options.connection.off('connected', this.onConnected);
+    const channel = this.channel;
+    this.channel = undefined;
+    await Promise.allSettled([...this.inFlight]);
+    if (channel) await channel.close().catch(() => undefined);
+  }
+
+  private async attach(): Promise<void> {
+    const model = this.options.connection.current;
+    if (!this.running || !model) return;
+    try {
+      const channel = await model.createConfirmChannel();
+      channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'consumer channel error'));
+      channel.on('close', () => {
+        if (this.channel === channel) this.channel = undefined;
+      });
+      await declareServiceQueues(channel, {
+        exchange: this.options.exchange,
+        service: this.options.service,
+        eventTypes: this.eventTypes,
+        retryDelaysMs: this.retryDelays,
+      });
+      await channel.prefetch(this.options.prefetch ?? 50);
+      this.channel = channel;
+      await channel.consume(this.queues.main, (msg) => {
+        if (!msg) return; // consumer cancelled by the broker; a reconnect re-attaches
+        const work = this.handle(channel, msg).catch((err) =>
+          this.options.logger.error({ err }, 'message handling failed; it will be redelivered'),
+        );
+        this.inFlight.add(work);
+        void work.finally(() => this.inFlight.delete(work));
+      });
+      this.options.logger.info({ queue: this.queues.main, types: this.eventTypes.length }, 'consumer attached');
+    } catch (err) {
+      this.options.logger.warn({ err: (err as Error).message }, 'consumer attach failed; waiting for reconnect');
+    }
+  }
+
+  private count(outcome: Outcome, type: string): void {
+    this.outcomes?.inc({ outcome, type });
+  }
+
+  private async handle(channel: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const attempt = Number(msg.properties.headers?.[ATTEMPTS_HEADER] ?? 0) + 1;
+    const routingType = msg.properties.type ?? msg.fields.routingKey;
+    let event: DomainEvent;
+    try {
+      event = parseEvent(JSON.parse(msg.content.toString('utf8')));
+    } catch (err) {
+      const reason =
+        err instanceof EventSchemaError
+          ? `${err.message}${err.issues.length ? `: ${err.issues.map((i) => `${i.path} ${i.message}`).join('; ')}` : ''}`
+          : `malformed message: ${(err as Error).message}`;
+      await this.park(channel, msg, reason, attempt);
+      this.count('parked', String(routingType));
+      return;
+    }
+    const handler = this.options.handlers[event.type] as EventHandler | undefined;
+    if (!handler) {
+      // bound by an older version of this service; nothing to do with it
+      channel.ack(msg);
+      this.count('ignored', event.type);
+      return;
+    }
+    const consumer = this.options.consumerName ?? this.options.service;
+    const timer = this.handlerSeconds?.startTimer({ type: event.type });
+    try {
+      const processed = await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () =>
+        this.options.knex.transaction(async (trx) => {
+          const inserted = await trx(INBOX_TABLE)
+            .insert({ message_id: event.id, consumer, type: event.type })
+            .onConflict(['message_id', 'consumer'])
+            .ignore()
+            .returning('message_id');
+          if (inserted.length === 0) return false;
+          await handler(trx, event);
+          return true;
+        }),
+      );
+      timer?.();
+      channel.ack(msg);
+      this.count(processed ? 'processed' : 'duplicate', event.type);
+    } catch (err) {
+      timer?.();
+      const reason = err instanceof Error ? err.message : String(err);
+      if (attempt >= this.maxAttempts) {
+        this.options.logger.error({ err, eventId: event.id, type: event.type, attempt }, 'handler failed for good; parking');
+        await this.park(channel, msg, reason, attempt);
+        this.count('parked', event.type);
+      } else {
+        this.options.logger.warn({ err: reason, eventId: event.id, type: event.type, attempt }, 'handler failed; scheduling retry');
+        await this.retry(channel, msg, reason, attempt);
+        this.count('retried', event.type);
+      }
+    }
+  }
+
+  private republish(channel: ConfirmChannel, queue: string, msg: ConsumeMessage, headers: Record<string, unknown>): Promise<void> {
+    const { properties } = msg;
+    return new Promise((resolve, reject) => {
+      channel.sendToQueue(
+        queue,
+        msg.content,
+        {
+          persistent: true,
+          contentType: properties.contentType,
+          messageId: properties.messageId,
+          type: properties.type ?? msg.fields.routingKey,
+          correlationId: properties.correlationId,
+          timestamp: properties.timestamp,
+          appId: properties.appId,
+          headers: { ...withoutDeathHeaders(properties.headers), 'x-original-routing-key': originalRoutingKey(msg), ...headers },
+        },
+        (err) => (err ? reject(err instanceof Error ? err : new Error('nacked')) : resolve()),
+      );
+    });
+  }
+
+  private async retry(channel: ConfirmChannel, msg: ConsumeMessage, reason: string, attempt: number): Promise<void> {
+    const tier = Math.min(attempt - 1, this.queues.retries.length - 1);
+    await this.republish(channel, this.queues.retries[tier], msg, {
+      [ATTEMPTS_HEADER]: attempt,
+      [ERROR_HEADER]: reason.slice(0, 1000),
+    });
+    channel.ack(msg);
+  }
+
+  private async park(channel: ConfirmChannel, msg: ConsumeMessage, reason: string, attempt: number): Promise<void> {
+    await this.republish(channel, this.queues.dlq, msg, {
+      [ATTEMPTS_HEADER]: attempt,
+      [ERROR_HEADER]: reason.slice(0, 1000),
+      'x-parked-at': new Date().toISOString(),
+      'x-source-queue': this.queues.main,
+    });
+    channel.ack(msg);
+  }
+}
+
+function withoutDeathHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(headers ?? {})) if (!k.startsWith('x-death') && !k.startsWith('x-first-death') && !k.startsWith('x-last-death')) out[k] = v;
+  return out;
+}
+
+function originalRoutingKey(msg: ConsumeMessage): string {
+  const h = msg.properties.headers?.['x-original-routing-key'];
+  return typeof h === 'string' ? h : msg.fields.routingKey;
+}

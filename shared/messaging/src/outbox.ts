@@ -1,0 +1,87 @@
+import { EventEmitter } from 'node:events';
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { eventCatalogue, validatePayload, type DomainEvent, type EventPayload, type EventType } from '@guitaronline/contracts';
+import { getContext } from '@guitaronline/platform';
+
+/**
+ * In-process signal that an outbox commit happened: the relay living in the same process
+ * wakes at once instead of waiting for its poll (DESIGN.md rule 2 — no pg_notify per write).
+ */
+export const outboxSignal = new EventEmitter();
+outboxSignal.setMaxListeners(100);
+
+export const OUTBOX_TABLE = 'outbox';
+export const INBOX_TABLE = 'inbox';
+
+export interface RecordEventInput<T extends EventType> {
+  type: T;
+  payload: EventPayload<T>;
+  aggregateId: string;
+  /** Defaults to now; pass the use case's clock for deterministic tests. */
+  occurredAt?: Date;
+  /** Defaults to the current context's correlation id (the HTTP request id), else a new id. */
+  correlationId?: string;
+  causationId?: string | null;
+}
+
+type Transactionish = Knex | Knex.Transaction;
+
+function afterCommit(trx: Transactionish, fn: () => void): void {
+  const t = trx as Knex.Transaction & { isTransaction?: boolean; executionPromise?: Promise<unknown> };
+  if (t.isTransaction && t.executionPromise) {
+    t.executionPromise.then(fn, () => undefined);
+  } else {
+    fn();
+  }
+}
+
+/**
+ * Validates an event and writes it to the service's outbox in the caller's transaction, so
+ * the state change and its event commit (or roll back) together. Nothing else publishes.
+ */
+export async function recordEvent<T extends EventType>(trx: Transactionish, input: RecordEventInput<T>): Promise<DomainEvent<T>> {
+  const entry = eventCatalogue[input.type];
+  const payload = validatePayload(input.type, input.payload);
+  const context = getContext();
+  const envelope = {
+    id: randomUUID(),
+    type: input.type,
+    version: entry.version,
+    occurredAt: (input.occurredAt ?? new Date()).toISOString(),
+    source: entry.producer,
+    correlationId: input.correlationId ?? context.correlationId ?? randomUUID(),
+    causationId: input.causationId !== undefined ? input.causationId : (context.causationId ?? null),
+    aggregateId: input.aggregateId,
+    payload,
+  } as unknown as DomainEvent<T>;
+  await trx(OUTBOX_TABLE).insert({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope });
+  afterCommit(trx, () => outboxSignal.emit('written'));
+  return envelope;
+}
+
+/** Tables every service has: call from the service's first migration. */
+export async function createMessagingTables(knex: Knex): Promise<void> {
+  await knex.schema.createTable(OUTBOX_TABLE, (t) => {
+    t.uuid('id').primary();
+    t.text('type').notNullable();
+    t.text('aggregate_id').notNullable();
+    t.jsonb('envelope').notNullable();
+    t.timestamp('created_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.timestamp('published_at', { useTz: true });
+    t.integer('publish_attempts').notNullable().defaultTo(0);
+    t.text('last_error');
+    t.bigIncrements('seq', { primaryKey: false });
+  });
+  // the relay's claim scans only unpublished rows, oldest first: its cost stays flat as history grows
+  await knex.raw(`create index outbox_unpublished_idx on ${OUTBOX_TABLE} (seq) where published_at is null`);
+  await knex.raw(`create index outbox_published_at_idx on ${OUTBOX_TABLE} (published_at) where published_at is not null`);
+  await knex.schema.createTable(INBOX_TABLE, (t) => {
+    t.uuid('message_id').notNullable();
+    t.text('consumer').notNullable();
+    t.text('type').notNullable();
+    t.timestamp('received_at', { useTz: true }).notNullable().defaultTo(knex.fn.now());
+    t.primary(['message_id', 'consumer']);
+    t.index(['received_at']);
+  });
+}

@@ -1,0 +1,256 @@
+import type { ConfirmChannel } from 'amqplib';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { prom } from '@guitaronline/platform';
+import type { BrokerConnection } from './connection';
+import { OUTBOX_TABLE, INBOX_TABLE, outboxSignal } from './outbox';
+import { declareExchange } from './topology';
+
+export interface RelayOptions {
+  service: string;
+  knex: Knex;
+  connection: BrokerConnection;
+  exchange: string;
+  logger: Logger;
+  metrics?: Registry;
+  /** Rows claimed per transaction; all of a batch are in flight (confirms) at once. */
+  batchSize?: number;
+  /** Fallback poll for rows another replica left behind or a crash left unpublished. */
+  pollIntervalMs?: number;
+  outboxRetentionHours?: number;
+  inboxRetentionHours?: number;
+  purgeIntervalMs?: number;
+  /** A batch whose confirms do not all arrive in time is rolled back and retried. */
+  confirmTimeoutMs?: number;
+}
+
+interface ClaimedRow {
+  id: string;
+  type: string;
+  envelope: { id: string; type: string; correlationId: string; occurredAt: string } & Record<string, unknown>;
+}
+
+/**
+ * Publishes outbox rows to RabbitMQ with publisher confirms. Rows are claimed with
+ * `FOR UPDATE SKIP LOCKED` (replicas never publish the same row), a whole batch is in flight
+ * before the confirms are awaited, and the rows are marked published in the claiming
+ * transaction. Woken in-process after each outbox commit; polls as a fallback.
+ */
+export class OutboxRelay {
+  private channel: ConfirmChannel | undefined;
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeResolve: (() => void) | undefined;
+  private woken = false;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private readonly onWritten = () => this.wake();
+  private readonly onConnected = () => this.wake();
+  private readonly published: prom.Counter | undefined;
+  private readonly failures: prom.Counter | undefined;
+
+  constructor(private readonly options: RelayOptions) {
+    const { metrics, service, knex } = options;
+    if (metrics) {
+      this.published = new prom.Counter({ name: 'outbox_published_total', help: 'Outbox events published with a broker confirm', registers: [metrics] });
+      this.failures = new prom.Counter({ name: 'outbox_publish_failures_total', help: 'Relay batches that failed and were left for a retry', registers: [metrics] });
+      new prom.Gauge({
+        name: 'outbox_pending',
+        help: 'Outbox rows not yet published',
+        registers: [metrics],
+        async collect() {
+          const stats = await outboxBacklog(knex).catch(() => undefined);
+          if (stats) this.set(stats.pending);
+        },
+      });
+      new prom.Gauge({
+        name: 'outbox_oldest_pending_seconds',
+        help: 'Age of the oldest unpublished outbox row',
+        registers: [metrics],
+        async collect() {
+          const stats = await outboxBacklog(knex).catch(() => undefined);
+          if (stats) this.set(stats.oldestPendingSeconds);
+        },
+      });
+    }
+    void service;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    outboxSignal.on('written', this.onWritten);
+    this.options.connection.on('connected', this.onConnected);
+    this.loop = this.run();
+    const purgeEvery = this.options.purgeIntervalMs ?? 10 * 60_000;
+    this.purgeTimer = setInterval(() => void this.purge().catch((err) => this.options.logger.warn({ err }, 'outbox purge failed')), purgeEvery);
+    this.purgeTimer.unref();
+  }
+
+  /** Stops after the batch in flight; rows not yet published stay for the next start. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    outboxSignal.off('written', this.onWritten);
+    this.options.connection.off('connected', this.onConnected);
+    if (this.purgeTimer) clearInterval(this.purgeTimer);
+    this.wake();
+    await this.loop;
+    const channel = this.channel;
+    this.channel = undefined;
+    if (channel) await channel.close().catch(() => undefined);
+  }
+
+  wake(): void {
+    this.woken = true;
+    this.wakeResolve?.();
+  }
+
+  private async sleep(ms: number): Promise<void> {
+    if (this.woken) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wakeResolve = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeResolve = undefined;
+  }
+
+  private async run(): Promise<void> {
+    const batchSize = this.options.batchSize ?? 500;
+    const poll = this.options.pollIntervalMs ?? 1_000;
+    let failures = 0;
+    while (this.running) {
+      this.woken = false;
+      try {
+        const count = await this.publishBatch(batchSize);
+        failures = 0;
+        if (count === batchSize) continue; // more may be waiting
+        await this.sleep(poll);
+      } catch (err) {
+        failures += 1;
+        this.failures?.inc();
+        this.options.logger.warn({ err: (err as Error).message }, 'outbox relay batch failed; retrying');
+        this.woken = false;
+        await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+      }
+    }
+  }
+
+  private async getChannel(): Promise<ConfirmChannel | undefined> {
+    if (this.channel) return this.channel;
+    const model = this.options.connection.current;
+    if (!model) return undefined;
+    const channel = await model.createConfirmChannel();
+    channel.on('error', (err: Error) => this.options.logger.warn({ err: err.message }, 'relay channel error'));
+    channel.on('close', () => {
+      if (this.channel === channel) this.channel = undefined;
+    });
+    await declareExchange(channel, this.options.exchange);
+    this.channel = channel;
+    return channel;
+  }
+
+  /** Claims, publishes and marks one batch; returns how many rows it published. */
+  async publishBatch(batchSize: number): Promise<number> {
+    const channel = await this.getChannel();
+    if (!channel) return 0;
+    const { knex, exchange } = this.options;
+    return knex.transaction(async (trx) => {
+      const rows: ClaimedRow[] = await trx(OUTBOX_TABLE)
+        .select('id', 'type', 'envelope')
+        .whereNull('published_at')
+        .orderBy('seq')
+        .limit(batchSize)
+        .forUpdate()
+        .skipLocked();
+      if (rows.length === 0) return 0;
+      const confirms: Promise<void>[] = [];
+      for (const row of rows) {
+        const env = row.envelope;
+        let accepted = true;
+        const confirm = new Promise<void>((resolve, reject) => {
+          accepted = channel.publish(
+            exchange,
+            row.type,
+            Buffer.from(JSON.stringify(env)),
+            {
+              persistent: true,
+              contentType: 'application/json',
+              messageId: env.id,
+              type: env.type,
+              correlationId: env.correlationId,
+              timestamp: Math.floor(Date.parse(env.occurredAt) / 1000),
+              appId: this.options.service,
+            },
+            (err) => (err ? reject(err instanceof Error ? err : new Error('publish nacked by broker')) : resolve()),
+          );
+        });
+        confirm.catch(() => undefined); // observed below by Promise.all
+        confirms.push(confirm);
+        // back-pressure: when the socket buffer is full, wait for drain before writing more
+        if (!accepted) await waitForDrain(channel);
+      }
+      await withDeadline(Promise.all(confirms), this.options.confirmTimeoutMs ?? 30_000, 'publisher confirms');
+      await trx(OUTBOX_TABLE)
+        .whereIn(
+          'id',
+          rows.map((r) => r.id),
+        )
+        .update({ published_at: trx.fn.now() });
+      this.published?.inc(rows.length);
+      return rows.length;
+    });
+  }
+
+  /** Deletes published outbox rows and old inbox rows past their retention (DESIGN.md rule 12). */
+  async purge(): Promise<{ outbox: number; inbox: number }> {
+    const { knex } = this.options;
+    const outboxHours = this.options.outboxRetentionHours ?? 72;
+    const inboxHours = this.options.inboxRetentionHours ?? 168;
+    const outbox = await knex(OUTBOX_TABLE)
+      .whereNotNull('published_at')
+      .andWhere('published_at', '<', knex.raw(`now() - make_interval(secs => ?)`, [outboxHours * 3600]))
+      .delete();
+    const inbox = await knex(INBOX_TABLE)
+      .where('received_at', '<', knex.raw(`now() - make_interval(secs => ?)`, [inboxHours * 3600]))
+      .delete();
+    return { outbox, inbox };
+  }
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not arrive within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+function waitForDrain(channel: ConfirmChannel): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      channel.off('close', onClose);
+      resolve();
+    };
+    const onClose = () => {
+      channel.off('drain', onDrain);
+      reject(new Error('channel closed while waiting for drain'));
+    };
+    channel.once('drain', onDrain);
+    channel.once('close', onClose);
+  });
+}
+
+/** Backlog figures for metrics and the admin ops overview. */
+export async function outboxBacklog(knex: Knex): Promise<{ pending: number; oldestPendingSeconds: number }> {
+  const row = await knex(OUTBOX_TABLE)
+    .whereNull('published_at')
+    .select(knex.raw('count(*)::int as pending'), knex.raw('coalesce(extract(epoch from now() - min(created_at)), 0)::float as oldest'))
+    .first();
+  return { pending: Number(row?.pending ?? 0), oldestPendingSeconds: Number(row?.oldest ?? 0) };
+}

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { captureMessages, eventually, sleep } from '@guitaronline/testing';
+import { BrokerConnection, OutboxRelay, recordEvent } from '../src';
+import { messagingFixture, silentLogger } from './harness';
+
+const registered = (userId = randomUUID()) => ({
+  type: 'identity.user.registered' as const,
+  aggregateId: userId,
+  payload: { userId, email: `${userId}@example.test`, role: 'student' as const, fullName: 'Test User' },
+});
+
+describe('outbox relay', () => {
+  let fx: Awaited<ReturnType<typeof messagingFixture>>;
+  beforeEach(async () => {
+    fx = await messagingFixture();
+  });
+  afterEach(async () => {
+    await fx.cleanup();
+  });
+
+  test('when three relays race over one outbox, each committed event is published exactly once and a rolled-back one never', async () => {
+    const capture = await captureMessages(fx.exchange);
+    const connections = [0, 1, 2].map((i) => new BrokerConnection({ url: fx.amqpUrl, name: `relay-${i}`, logger: silentLogger }));
+    await Promise.all(connections.map((c) => c.start()));
+    const relays = connections.map(
+      (connection) => new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, batchSize: 25, pollIntervalMs: 20 }),
+    );
+    try {
+      relays.forEach((r) => r.start());
+      const committed: string[] = [];
+      await Promise.all(
+        Array.from({ length: 10 }, async () => {
+          for (let i = 0; i < 30; i += 1) {
+            const ev = await fx.knex.transaction((trx) => recordEvent(trx, registered()));
+            committed.push(ev.id);
+          }
+        }),
+      );
+      let rolledBackId = '';
+      await fx.knex
+        .transaction(async (trx) => {
+          rolledBackId = (await recordEvent(trx, registered())).id;
+          throw new Error('roll back');
+        })
+        .catch(() => undefined);
+
+      await eventually(() => capture.messages.length >= committed.length, { timeoutMs: 15_000 });
+      await sleep(300); // give a duplicate the chance to show up
+      const ids = capture.messages.map((m) => m.body.id);
+      expect(ids).toHaveLength(committed.length);
+      expect(new Set(ids).size).toBe(committed.length);
+      expect(new Set(ids)).toEqual(new Set(committed));
+      expect(ids).not.toContain(rolledBackId);
+      const pending = await fx.knex('outbox').whereNull('published_at').count<{ count: string }[]>('* as count');
+      expect(Number(pending[0].count)).toBe(0);
+      const first = capture.messages[0];
+      expect(first.routingKey).toBe('identity.user.registered');
+      expect(first.properties.messageId).toBe(first.body.id);
+      expect(first.properties.correlationId).toBe(first.body.correlationId);
+    } finally {
+      await Promise.all(relays.map((r) => r.stop()));
+      await Promise.all(connections.map((c) => c.stop()));
+      await capture.close();
+    }
+  });
+
+  test('when the broker connection drops mid-stream, the relay reconnects and nothing recorded is lost', async () => {
+    const capture = await captureMessages(fx.exchange);
+    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-drop', logger: silentLogger, initialDelayMs: 50 });
+    await connection.start();
+    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 50 });
+    relay.start();
+    try {
+      const committed: string[] = [];
+      let reconnected = false;
+      connection.once('connected', () => {
+        reconnected = true;
+      });
+      for (let i = 0; i < 200; i += 1) {
+        const ev = await fx.knex.transaction((trx) => recordEvent(trx, registered()));
+        committed.push(ev.id);
+        if (i === 60) {
+          // cut the TCP connection under the relay, as a network failure would
+          (connection.current as unknown as { connection: { stream: { destroy(err: Error): void } } }).connection.stream.destroy(new Error('simulated network failure'));
+        }
+      }
+      await eventually(() => reconnected, { timeoutMs: 10_000 });
+      await eventually(() => new Set(capture.messages.map((m) => m.body.id)).size >= committed.length, { timeoutMs: 15_000 });
+      const ids = new Set(capture.messages.map((m) => m.body.id));
+      for (const id of committed) expect(ids.has(id)).toBe(true);
+    } finally {
+      await relay.stop();
+      await connection.stop();
+      await capture.close();
+    }
+  });
+
+  test('when published rows are older than the retention, purge removes them and keeps unpublished ones', async () => {
+    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-purge', logger: silentLogger });
+    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, outboxRetentionHours: 1 });
+    const old = await recordEvent(fx.knex, registered());
+    const unpublished = await recordEvent(fx.knex, registered());
+    await fx.knex('outbox').where({ id: old.id }).update({ published_at: fx.knex.raw("now() - interval '2 hours'") });
+    const result = await relay.purge();
+    expect(result.outbox).toBe(1);
+    const left = await fx.knex('outbox').pluck('id');
+    expect(left).toEqual([unpublished.id]);
+  });
+});

@@ -1,0 +1,121 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import jwt, { type JwtPayload } from 'jsonwebtoken';
+import { JwksClient } from 'jwks-rsa';
+import type { KeyObject } from 'node:crypto';
+import { extendContext } from './context';
+import { errors } from './errors';
+
+export type Role = 'student' | 'teacher' | 'admin';
+
+/** The one signing algorithm in use; every other `alg` (none, HS*, RS*) is refused. */
+export const TOKEN_ALGORITHM = 'ES256' as const;
+export const TOKEN_ISSUER = 'guitaronline-identity';
+export const TOKEN_AUDIENCE = 'guitaronline';
+
+export interface Principal {
+  userId: string;
+  role: Role;
+  email?: string;
+}
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    principal?: Principal;
+    requestId?: string;
+  }
+}
+
+export type KeyResolver = (kid: string) => Promise<KeyObject | string>;
+
+/**
+ * Resolves public keys from identity's JWKS: cached, rate-limited refetch, and a refetch
+ * when an unknown `kid` shows up (jwks-rsa does both).
+ */
+export function jwksKeyResolver(jwksUri: string, options: { cacheMaxAgeMs?: number; timeoutMs?: number } = {}): KeyResolver {
+  const client = new JwksClient({
+    jwksUri,
+    cache: true,
+    cacheMaxEntries: 10,
+    cacheMaxAge: options.cacheMaxAgeMs ?? 10 * 60_000,
+    rateLimit: true,
+    jwksRequestsPerMinute: 30,
+    timeout: options.timeoutMs ?? 3_000,
+  });
+  return async (kid) => (await client.getSigningKey(kid)).getPublicKey();
+}
+
+const ROLES = new Set<Role>(['student', 'teacher', 'admin']);
+
+/** Verifies an access token; any failure is an AppError 401 with no detail on why. */
+export async function verifyAccessToken(token: string, resolveKey: KeyResolver): Promise<Principal> {
+  const decoded = jwt.decode(token, { complete: true });
+  if (!decoded || typeof decoded.payload === 'string') throw errors.unauthorized('The bearer token is not valid.');
+  const { alg, kid } = decoded.header;
+  if (alg !== TOKEN_ALGORITHM || typeof kid !== 'string' || kid.length === 0 || kid.length > 200) {
+    throw errors.unauthorized('The bearer token is not valid.');
+  }
+  let key: KeyObject | string;
+  try {
+    key = await resolveKey(kid);
+  } catch {
+    throw errors.unauthorized('The bearer token is not valid.');
+  }
+  let payload: JwtPayload;
+  try {
+    payload = jwt.verify(token, key, {
+      algorithms: [TOKEN_ALGORITHM],
+      issuer: TOKEN_ISSUER,
+      audience: TOKEN_AUDIENCE,
+      clockTolerance: 5,
+    }) as JwtPayload;
+  } catch {
+    throw errors.unauthorized('The bearer token is not valid or has expired.');
+  }
+  if (payload.typ !== 'access' || typeof payload.sub !== 'string' || !ROLES.has(payload.role as Role)) {
+    throw errors.unauthorized('The bearer token is not valid.');
+  }
+  return { userId: payload.sub, role: payload.role as Role, email: typeof payload.email === 'string' ? payload.email : undefined };
+}
+
+export function bearerToken(req: Request): string | undefined {
+  const header = req.headers.authorization;
+  if (!header) return undefined;
+  const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
+  return match?.[1];
+}
+
+export interface Auth {
+  requireAuth: RequestHandler;
+  requireRole: (...roles: Role[]) => RequestHandler;
+  verify: (token: string) => Promise<Principal>;
+}
+
+/** `requireAuth` / `requireRole` middleware: every service verifies tokens itself (DESIGN.md rule 6). */
+export function createAuth(resolveKey: KeyResolver): Auth {
+  const verify = (token: string) => verifyAccessToken(token, resolveKey);
+  const requireAuth: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
+    const token = bearerToken(req);
+    if (!token) return next(errors.unauthorized());
+    try {
+      req.principal = await verify(token);
+      extendContext({ userId: req.principal.userId });
+      next();
+    } catch (err) {
+      next(err);
+    }
+  };
+  const requireRole =
+    (...roles: Role[]): RequestHandler =>
+    (req, _res, next) => {
+      if (!req.principal) return next(errors.unauthorized());
+      if (!roles.includes(req.principal.role)) return next(errors.forbidden(`This needs the role ${roles.join(' or ')}.`));
+      next();
+    };
+  return { requireAuth, requireRole, verify };
+}
+
+/** The authenticated principal of a request that passed requireAuth. */
+export function principalOf(req: Request): Principal {
+  if (!req.principal) throw errors.unauthorized();
+  return req.principal;
+}

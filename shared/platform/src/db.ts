@@ -1,0 +1,68 @@
+import knexFactory, { type Knex } from 'knex';
+
+export type { Knex };
+
+export interface ServiceDbOptions {
+  databaseUrl: string;
+  /** The service's schema; its own role owns it and nothing else. */
+  schema: string;
+  /** The service's Postgres role. Defaults to `<schema>_svc`. */
+  role?: string;
+  rolePassword?: string;
+  pool?: { min?: number; max?: number };
+}
+
+export function serviceRoleName(schema: string): string {
+  return `${schema}_svc`;
+}
+
+/** Dev/test password of a service role; production must set DB_ROLE_PASSWORD. */
+export function devRolePassword(schema: string): string {
+  return `dev-${schema}-password`;
+}
+
+/** The connection string of `databaseUrl` with the user/password of the service's role. */
+export function serviceConnectionString(opts: ServiceDbOptions): string {
+  const url = new URL(opts.databaseUrl);
+  url.username = opts.role ?? serviceRoleName(opts.schema);
+  url.password = opts.rolePassword ?? devRolePassword(opts.schema);
+  return url.toString();
+}
+
+/** knex bound to the service's own schema and role (DESIGN.md rule 1). */
+export function createServiceDb(opts: ServiceDbOptions): Knex {
+  return knexFactory({
+    client: 'pg',
+    connection: { connectionString: serviceConnectionString(opts), application_name: `guitaronline-${opts.schema}` },
+    searchPath: [opts.schema],
+    pool: { min: opts.pool?.min ?? 0, max: opts.pool?.max ?? 10 },
+    acquireConnectionTimeout: 10_000,
+  });
+}
+
+export interface Migration {
+  up(knex: Knex): Promise<void>;
+  down?(knex: Knex): Promise<void>;
+}
+
+/**
+ * Runs a service's migrations (an ordered name → migration map, compiled with the service)
+ * with the migration table inside the service's own schema.
+ */
+export async function migrateService(knex: Knex, schema: string, migrations: Record<string, Migration>): Promise<string[]> {
+  const names = Object.keys(migrations).sort();
+  const source: Knex.MigrationSource<string> = {
+    getMigrations: async () => names,
+    getMigrationName: (name) => name,
+    getMigration: async (name) => ({
+      up: migrations[name].up,
+      down: migrations[name].down ?? (async () => undefined),
+    }),
+  };
+  const [, applied] = (await knex.migrate.latest({
+    migrationSource: source,
+    schemaName: schema,
+    tableName: 'knex_migrations',
+  })) as [number, string[]];
+  return applied;
+}

@@ -1,0 +1,59 @@
+import type { Server } from 'node:http';
+import type { Logger } from 'pino';
+import { ConfigError } from './config';
+
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/** Closes an HTTP server: stop accepting, end idle keep-alive sockets, wait for in-flight requests. */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    server.closeIdleConnections();
+  });
+}
+
+/**
+ * Runs a service's `start()` as a process: SIGTERM/SIGINT call `stop()` with a forced-exit
+ * timeout; a ConfigError prints the offending variables and exits 1 without a stack trace.
+ */
+export async function runService(
+  name: string,
+  start: () => Promise<Stoppable>,
+  options: { logger?: Logger; shutdownTimeoutMs?: number } = {},
+): Promise<void> {
+  let running: Stoppable;
+  try {
+    running = await start();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${name}: ${err.message}\n`);
+    } else {
+      process.stderr.write(`${name}: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+      options.logger?.error({ err }, 'start failed');
+    }
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    options.logger?.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      process.stderr.write(`${name}: shutdown took too long, exiting\n`);
+      process.exit(1);
+    }, options.shutdownTimeoutMs ?? 10_000);
+    timer.unref();
+    running
+      .stop()
+      .then(() => process.exit(0))
+      .catch((err) => {
+        options.logger?.error({ err }, 'shutdown failed');
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('unhandledRejection', (reason) => options.logger?.error({ err: reason }, 'unhandled rejection'));
+}

@@ -1,0 +1,4 @@
+export * from './amqp';
+export * from './eventually';
+export * from './infra';
+export * from './token-issuer';

@@ -1,0 +1,26 @@
+/** Where the tests find Postgres, RabbitMQ and Redis (set by the jest global setup). */
+export function testInfra() {
+  return {
+    databaseUrl: process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/guitaronline_test',
+    amqpUrl: process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  };
+}
+
+/**
+ * Environment for starting a service in-process in a test: the real infrastructure, a
+ * per-test exchange when isolation from other suites matters, and fast bcrypt.
+ */
+export function testEnv(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const infra = testInfra();
+  return {
+    APP_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    DATABASE_URL: infra.databaseUrl,
+    AMQP_URL: infra.amqpUrl,
+    REDIS_URL: infra.redisUrl,
+    BCRYPT_COST: '4',
+    PORT: '0',
+    ...overrides,
+  };
+}

@@ -16,6 +16,8 @@ export const ERROR_HEADER = 'x-error';
 
 export interface ConsumerOptions {
   service: string;
+  /** Prefix of the queue names: `<prefix><service>.events` (default none). */
+  queuePrefix?: string;
   knex: Knex;
   connection: BrokerConnection;
   exchange: string;
@@ -54,7 +56,7 @@ export class EventConsumer {
   constructor(private readonly options: ConsumerOptions) {
     this.retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxAttempts = options.maxAttempts ?? this.retryDelays.length + 1;
-    this.queues = queueNames(options.service, this.retryDelays.length);
+    this.queues = queueNames(`${options.queuePrefix ?? ''}${options.service}`, this.retryDelays.length);
     if (options.metrics) {
       this.outcomes = new prom.Counter({
         name: 'events_consumed_total',
@@ -107,7 +109,7 @@ export class EventConsumer {
       });
       await declareServiceQueues(channel, {
         exchange: this.options.exchange,
-        service: this.options.service,
+        service: `${this.options.queuePrefix ?? ''}${this.options.service}`,
         eventTypes: this.eventTypes,
         retryDelaysMs: this.retryDelays,
       });

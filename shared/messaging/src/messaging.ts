@@ -11,6 +11,8 @@ export interface MessagingOptions {
   knex: Knex;
   amqpUrl: string;
   exchange?: string;
+  /** Prefix of this service's queue names (tests isolate parallel suites with it). */
+  queuePrefix?: string;
   logger: Logger;
   metrics?: Registry;
   /** Event handlers; a service with none runs only the relay. */
@@ -56,6 +58,7 @@ export function createMessaging(options: MessagingOptions): Messaging {
   const consumer = hasHandlers
     ? new EventConsumer({
         service: options.service,
+        queuePrefix: options.queuePrefix,
         knex: options.knex,
         connection,
         exchange,

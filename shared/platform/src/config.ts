@@ -28,6 +28,8 @@ export const baseEnvShape = {
   DATABASE_URL: z.url().default('postgres://postgres@127.0.0.1:5432/guitaronline'),
   AMQP_URL: z.url().default('amqp://guest:guest@127.0.0.1:5672'),
   EVENTS_EXCHANGE: z.string().min(1).default('guitaronline.events'),
+  /** Prefix for this deployment's queue names; empty in production, random per test suite. */
+  EVENTS_QUEUE_PREFIX: z.string().regex(/^[a-z0-9_.-]*$/).default(''),
   IDENTITY_URL: z.url().default('http://127.0.0.1:8001'),
   /** Password of this service's own Postgres role; dev default is refused in production. */
   DB_ROLE_PASSWORD: z.string().optional(),

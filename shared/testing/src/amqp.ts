@@ -28,3 +28,20 @@ export async function captureMessages(exchange: string, pattern = '#') {
     },
   };
 }
+
+/** Deletes the exchange and every queue of an isolated bus (see isolatedBus). */
+export async function deleteBus(bus: { EVENTS_EXCHANGE: string; EVENTS_QUEUE_PREFIX: string }, services: string[], retryTiers = 3): Promise<void> {
+  const connection: ChannelModel = await amqp.connect(testInfra().amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    for (const service of services) {
+      const base = `${bus.EVENTS_QUEUE_PREFIX}${service}.events`;
+      for (const name of [base, `${base}.dlq`, ...Array.from({ length: retryTiers }, (_, i) => `${base}.retry.${i + 1}`)]) {
+        await channel.deleteQueue(name).catch(() => undefined);
+      }
+    }
+    await channel.deleteExchange(bus.EVENTS_EXCHANGE).catch(() => undefined);
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}

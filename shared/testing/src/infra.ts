@@ -24,3 +24,13 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     ...overrides,
   };
 }
+
+/**
+ * A private event bus for one test file: its own exchange and queue-name prefix, so services
+ * started by parallel suites never consume each other's events. Pass to every service the
+ * file starts, then `deleteBus` at the end.
+ */
+export function isolatedBus(): { EVENTS_EXCHANGE: string; EVENTS_QUEUE_PREFIX: string } {
+  const id = Math.random().toString(36).slice(2, 10);
+  return { EVENTS_EXCHANGE: `test.${id}.events`, EVENTS_QUEUE_PREFIX: `t${id}.` };
+}

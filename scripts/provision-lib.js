@@ -21,6 +21,20 @@ function rolePasswordFor(name, env) {
   return env[`${name.toUpperCase()}_DB_ROLE_PASSWORD`] || undefined;
 }
 
+async function withAdvisoryLock(admin, key, fn) {
+  const conn = await admin.client.acquireConnection();
+  try {
+    await conn.query('select pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      return await fn();
+    } finally {
+      await conn.query('select pg_advisory_unlock(hashtext($1))', [key]);
+    }
+  } finally {
+    await admin.client.releaseConnection(conn);
+  }
+}
+
 async function provision({ databaseUrl, env = process.env, log = () => undefined, services } = {}) {
   const platform = require('@guitaronline/platform');
   await platform.ensureDatabase(databaseUrl);
@@ -33,7 +47,8 @@ async function provision({ databaseUrl, env = process.env, log = () => undefined
       const { migrations } = require(path.join(root, 'services', name, 'dist', 'migrations', 'index.js'));
       const db = platform.createServiceDb({ databaseUrl, schema: name, rolePassword: password, pool: { min: 0, max: 1 } });
       try {
-        const applied = await platform.migrateService(db, name, migrations);
+        // one migrator per service at a time, however many provisioners run (CI, parallel test runs)
+        const applied = await withAdvisoryLock(admin, `guitaronline:migrate:${name}`, () => platform.migrateService(db, name, migrations));
         log(`${name}: schema ready${applied.length ? `, applied ${applied.join(', ')}` : ''}`);
       } finally {
         await db.destroy();

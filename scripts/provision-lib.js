@@ -39,6 +39,8 @@ async function provision({ databaseUrl, env = process.env, log = () => undefined
   const platform = require('@guitaronline/platform');
   await platform.ensureDatabase(databaseUrl);
   const admin = platform.adminDb(databaseUrl);
+  // extensions need a superuser; service roles cannot create them (booking's exclusion constraint uses btree_gist)
+  await admin.raw('create extension if not exists btree_gist');
   const names = services ?? servicesWithMigrations();
   try {
     for (const name of names) {

@@ -231,7 +231,7 @@ export class EventConsumer {
 
 function withoutDeathHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(headers ?? {})) if (!k.startsWith('x-death') && !k.startsWith('x-first-death') && !k.startsWith('x-last-death')) out[k] = v;
+  for (const [k, v] of Object.entries(headers ?? {})) if (!/^x-(death|first-death|last-death|delivery-count)/.test(k)) out[k] = v;
   return out;
 }
 

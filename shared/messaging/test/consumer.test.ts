@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import amqp, { type ChannelModel } from 'amqplib';
+import { eventually, sleep } from '@guitaronline/testing';
+import { BrokerConnection, EventConsumer, recordEvent, OutboxRelay, type EventHandlers } from '../src';
+import { messagingFixture, silentLogger } from './harness';
+
+function envelope(overrides: Record<string, unknown> = {}) {
+  const userId = randomUUID();
+  return {
+    id: randomUUID(),
+    type: 'identity.user.registered',
+    version: 1,
+    occurredAt: new Date().toISOString(),
+    source: 'identity',
+    correlationId: randomUUID(),
+    causationId: null,
+    aggregateId: userId,
+    payload: { userId, email: `${userId}@example.test`, role: 'student', fullName: 'Test User' },
+    ...overrides,
+  };
+}
+
+describe('inbox consumer', () => {
+  let fx: Awaited<ReturnType<typeof messagingFixture>>;
+  let publisher: ChannelModel;
+  let connection: BrokerConnection;
+  let consumer: EventConsumer | undefined;
+
+  const publish = async (body: unknown, routingKey = 'identity.user.registered') => {
+    const ch = await publisher.createConfirmChannel();
+    await ch.assertExchange(fx.exchange, 'topic', { durable: true });
+    ch.publish(fx.exchange, routingKey, Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)), { persistent: true });
+    await ch.waitForConfirms();
+    await ch.close();
+  };
+
+  const startConsumer = async (handlers: EventHandlers, options: { retryDelaysMs?: number[]; maxAttempts?: number } = {}) => {
+    consumer = new EventConsumer({
+      service: fx.service,
+      knex: fx.knex,
+      connection,
+      exchange: fx.exchange,
+      handlers,
+      logger: silentLogger,
+      retryDelaysMs: options.retryDelaysMs ?? [200, 400],
+      maxAttempts: options.maxAttempts,
+    });
+    await consumer.start();
+  };
+
+  const effects = () => fx.knex('effects').select('event_id', 'note').orderBy('id');
+
+  // drained messages accumulate here: reading the DLQ takes them off it
+  let parkedSoFar: { body: any; headers: Record<string, any> }[] = [];
+  const parked = async () => {
+    const ch = await publisher.createChannel();
+    const out = parkedSoFar;
+    for (;;) {
+      const msg = await ch.get(`${fx.service}.events.dlq`, { noAck: true });
+      if (!msg) break;
+      const text = msg.content.toString();
+      let body: any = text;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        // kept as text: a malformed message is parked as it came
+      }
+      out.push({ body, headers: msg.properties.headers ?? {} });
+    }
+    await ch.close();
+    return out;
+  };
+
+  beforeEach(async () => {
+    parkedSoFar = [];
+    fx = await messagingFixture();
+    publisher = await amqp.connect(fx.amqpUrl);
+    connection = new BrokerConnection({ url: fx.amqpUrl, name: 'consumer-test', logger: silentLogger, initialDelayMs: 50 });
+    await connection.start();
+  });
+
+  afterEach(async () => {
+    await consumer?.stop();
+    consumer = undefined;
+    const ch = await publisher.createChannel();
+    for (const q of ['events', 'events.retry.1', 'events.retry.2', 'events.retry.3', 'events.dlq']) await ch.deleteQueue(`${fx.service}.${q}`);
+    await ch.deleteExchange(fx.exchange);
+    await publisher.close();
+    await connection.stop();
+    await fx.cleanup();
+  });
+
+  test('when the same message is delivered twice, the handler has one effect', async () => {
+    await startConsumer({
+      'identity.user.registered': async (trx, event) => {
+        await trx('effects').insert({ event_id: event.id, note: event.payload.email });
+      },
+    });
+    const msg = envelope();
+    await publish(msg);
+    await publish(msg);
+    await eventually(async () => (await fx.knex('inbox').where({ message_id: msg.id })).length === 1);
+    await sleep(300);
+    expect(await effects()).toEqual([{ event_id: msg.id, note: (msg.payload as { email: string }).email }]);
+  });
+
+  test('when a message fails its schema, it is parked at once with the reason and the queue keeps flowing', async () => {
+    await startConsumer({
+      'identity.user.registered': async (trx, event) => {
+        await trx('effects').insert({ event_id: event.id });
+      },
+    });
+    const poison = envelope({ payload: { userId: 'not-a-uuid' } });
+    const unknownVersion = envelope({ version: 99 });
+    await publish(poison);
+    await publish('{not json');
+    await publish(unknownVersion);
+    const good = envelope();
+    await publish(good);
+    await eventually(async () => (await effects()).length === 1);
+    const dlq = await eventually(async () => {
+      const list = await parked();
+      return list.length === 3 ? list : undefined;
+    });
+    const reasons = dlq.map((m) => String(m.headers['x-error']));
+    expect(reasons.some((r) => r.includes('invalid payload for identity.user.registered'))).toBe(true);
+    expect(reasons.some((r) => r.includes('malformed message'))).toBe(true);
+    expect(reasons.some((r) => r.includes('unsupported version 99'))).toBe(true);
+    expect(dlq.every((m) => m.headers['x-attempts'] === 1)).toBe(true);
+    expect((await effects()).map((e) => e.event_id)).toEqual([good.id]);
+  });
+
+  test('when a handler keeps failing, it is retried with growing delays and then parked with its error', async () => {
+    const attempts: number[] = [];
+    await startConsumer(
+      {
+        'identity.user.registered': async () => {
+          attempts.push(Date.now());
+          throw new Error('database is on fire');
+        },
+      },
+      { retryDelaysMs: [150, 600], maxAttempts: 3 },
+    );
+    const msg = envelope();
+    await publish(msg);
+    const dlq = await eventually(
+      async () => {
+        const list = await parked();
+        return list.length === 1 ? list : undefined;
+      },
+      { timeoutMs: 10_000 },
+    );
+    expect(attempts).toHaveLength(3);
+    const firstGap = attempts[1] - attempts[0];
+    const secondGap = attempts[2] - attempts[1];
+    expect(firstGap).toBeGreaterThanOrEqual(120);
+    expect(secondGap).toBeGreaterThanOrEqual(500);
+    expect(secondGap).toBeGreaterThan(firstGap);
+    expect(dlq[0].body.id).toBe(msg.id);
+    expect(dlq[0].headers['x-error']).toBe('database is on fire');
+    expect(dlq[0].headers['x-attempts']).toBe(3);
+    expect(dlq[0].headers['x-source-queue']).toBe(`${fx.service}.events`);
+    // nothing of the failed attempts was kept: the inbox row rolled back with the handler
+    expect(await fx.knex('inbox').where({ message_id: msg.id })).toHaveLength(0);
+  });
+
+  test('when a handler fails once and then succeeds, it has exactly one effect', async () => {
+    let calls = 0;
+    await startConsumer({
+      'identity.user.registered': async (trx, event) => {
+        calls += 1;
+        await trx('effects').insert({ event_id: event.id, note: `call ${calls}` });
+        if (calls === 1) throw new Error('transient');
+      },
+    });
+    const msg = envelope();
+    await publish(msg);
+    await eventually(async () => (await effects()).length === 1, { timeoutMs: 5_000 });
+    await sleep(300);
+    expect(calls).toBe(2);
+    expect(await effects()).toEqual([{ event_id: msg.id, note: 'call 2' }]);
+    expect(await parked()).toHaveLength(0);
+  });
+
+  test('when a handler records an event, it carries the correlation id and names its cause', async () => {
+    const relayConnection = connection;
+    const relay = new OutboxRelay({ service: fx.service, knex: fx.knex, connection: relayConnection, exchange: fx.exchange, logger: silentLogger });
+    await startConsumer({
+      'identity.user.registered': async (trx, event) => {
+        await recordEvent(trx, {
+          type: 'identity.teacher.profile_updated',
+          aggregateId: event.payload.userId,
+          payload: { teacherId: event.payload.userId, displayName: 'T', timezone: 'UTC' },
+        });
+      },
+    });
+    const msg = envelope();
+    await publish(msg);
+    const row = await eventually(async () => fx.knex('outbox').where({ type: 'identity.teacher.profile_updated' }).first());
+    expect(row.envelope.correlationId).toBe(msg.correlationId);
+    expect(row.envelope.causationId).toBe(msg.id);
+    await relay.stop();
+  });
+
+  test('when the broker connection drops, the consumer reattaches and processes what arrives next', async () => {
+    await startConsumer({
+      'identity.user.registered': async (trx, event) => {
+        await trx('effects').insert({ event_id: event.id });
+      },
+    });
+    const first = envelope();
+    await publish(first);
+    await eventually(async () => (await effects()).length === 1);
+    (connection.current as unknown as { connection: { stream: { destroy(err: Error): void } } }).connection.stream.destroy(new Error('simulated network failure'));
+    const second = envelope();
+    await publish(second);
+    await eventually(async () => (await effects()).length === 2, { timeoutMs: 10_000 });
+    expect((await effects()).map((e) => e.event_id).sort()).toEqual([first.id, second.id].sort());
+  });
+});

@@ -1,5 +1,6 @@
 import { z } from '../zod';
 import { isoDateTime, role, uuid } from '../primitives';
+import { pageOf } from './common';
 
 const email = z.email().max(254);
 /** 8–72 bytes: bcrypt ignores bytes past 72, so longer passwords are refused, never truncated. */
@@ -65,3 +66,20 @@ export const teacherProfileSchema = z
   .openapi('TeacherProfile');
 
 export const teacherIdParams = z.object({ teacherId: uuid });
+
+export const teacherPageSchema = pageOf(teacherProfileSchema).openapi('TeacherProfilePage');
+
+/** A public signing key as identity publishes it at /.well-known/jwks.json. */
+export const jwkSchema = z
+  .object({
+    kty: z.literal('EC'),
+    crv: z.literal('P-256'),
+    x: z.string(),
+    y: z.string(),
+    kid: z.string(),
+    alg: z.literal('ES256'),
+    use: z.literal('sig'),
+  })
+  .openapi('Jwk');
+
+export const jwksSchema = z.object({ keys: z.array(jwkSchema) }).openapi('Jwks');

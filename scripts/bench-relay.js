@@ -1,6 +1,5 @@
 #!/usr/bin/env node
 'use strict';
-/* eslint-disable no-console */
 // npm run bench:relay — the outbox relay against its floors, measured in the same run:
 //  1. throughput: relay publishing N outbox rows vs raw amqplib confirm-publish of the same
 //     messages with 200 confirms in flight;

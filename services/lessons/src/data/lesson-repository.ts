@@ -1,0 +1,102 @@
+import type { Lesson, LessonStatus } from '../domain/lesson-rules';
+import type { Queryable, Tx } from './db';
+import { fetchPage, type PageRequest } from './pagination';
+
+interface LessonRow {
+  id: string;
+  booking_id: string;
+  student_id: string;
+  teacher_id: string;
+  start_at: Date;
+  end_at: Date;
+  status: LessonStatus;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const TABLE = 'lessons';
+
+function toLesson(row: LessonRow): Lesson {
+  return {
+    id: row.id,
+    bookingId: row.booking_id,
+    studentId: row.student_id,
+    teacherId: row.teacher_id,
+    startAt: row.start_at,
+    endAt: row.end_at,
+    status: row.status,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/** Inserts the booking's lesson unless it already has one (UNIQUE booking_id); undefined when it had. */
+export async function insertLessonIfAbsent(tx: Tx, lesson: Lesson): Promise<Lesson | undefined> {
+  const rows: LessonRow[] = await tx(TABLE)
+    .insert({
+      id: lesson.id,
+      booking_id: lesson.bookingId,
+      student_id: lesson.studentId,
+      teacher_id: lesson.teacherId,
+      start_at: lesson.startAt,
+      end_at: lesson.endAt,
+      status: lesson.status,
+      created_at: lesson.createdAt,
+      updated_at: lesson.updatedAt,
+    })
+    .onConflict('booking_id')
+    .ignore()
+    .returning('*');
+  return rows[0] ? toLesson(rows[0]) : undefined;
+}
+
+export async function findLessonById(db: Queryable, id: string): Promise<Lesson | undefined> {
+  const row: LessonRow | undefined = await db(TABLE).where({ id }).first();
+  return row ? toLesson(row) : undefined;
+}
+
+export async function findLessonByBooking(db: Queryable, bookingId: string): Promise<Lesson | undefined> {
+  const row: LessonRow | undefined = await db(TABLE).where({ booking_id: bookingId }).first();
+  return row ? toLesson(row) : undefined;
+}
+
+/** Cancels the booking's lesson if it is still scheduled; undefined when there was none to cancel. */
+export async function cancelScheduledLesson(tx: Tx, bookingId: string, now: Date): Promise<Lesson | undefined> {
+  const rows: LessonRow[] = await tx(TABLE)
+    .where({ booking_id: bookingId, status: 'scheduled' })
+    .update({ status: 'canceled', canceled_at: now, updated_at: now })
+    .returning('*');
+  return rows[0] ? toLesson(rows[0]) : undefined;
+}
+
+/** One conditional UPDATE: only a scheduled lesson whose start has passed becomes completed. */
+export async function completeStartedLesson(tx: Tx, id: string, now: Date): Promise<Lesson | undefined> {
+  const rows: LessonRow[] = await tx(TABLE)
+    .where({ id, status: 'scheduled' })
+    .andWhere('start_at', '<=', now)
+    .update({ status: 'completed', completed_at: now, updated_at: now })
+    .returning('*');
+  return rows[0] ? toLesson(rows[0]) : undefined;
+}
+
+export async function rememberCanceledBooking(tx: Tx, bookingId: string, canceledBy: string, now: Date): Promise<void> {
+  await tx('canceled_bookings').insert({ booking_id: bookingId, canceled_by: canceledBy, received_at: now }).onConflict('booking_id').ignore();
+}
+
+export async function isBookingCanceled(tx: Tx, bookingId: string): Promise<boolean> {
+  const row = await tx('canceled_bookings').where({ booking_id: bookingId }).first('booking_id');
+  return row !== undefined;
+}
+
+export async function listLessons(
+  db: Queryable,
+  filter: { studentId?: string; teacherId?: string; status?: LessonStatus },
+  page: PageRequest,
+): Promise<{ items: Lesson[]; nextCursor: string | null }> {
+  const query = db(TABLE).select('*');
+  if (filter.studentId) query.where('student_id', filter.studentId);
+  if (filter.teacherId) query.where('teacher_id', filter.teacherId);
+  if (filter.status) query.where('status', filter.status);
+  const { rows, nextCursor } = await fetchPage<LessonRow>(query, page);
+  return { items: rows.map(toLesson), nextCursor };
+}

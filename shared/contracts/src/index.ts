@@ -7,3 +7,4 @@ export * from './http/common';
 export * as identityHttp from './http/identity';
 export * as billingHttp from './http/billing';
 export * as lessonsHttp from './http/lessons';
+export * as notificationsHttp from './http/notifications';

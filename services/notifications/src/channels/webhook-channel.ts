@@ -1,0 +1,80 @@
+import type CircuitBreaker from 'opossum';
+import type { Clock } from '../domain/clock';
+import type { ClaimedWebhook } from '../domain/delivery';
+import { signWebhook, webhookBody } from '../domain/webhook-signature';
+import { createBreaker, type BreakerSettings } from './breaker';
+
+export interface WebhookChannelOptions {
+  timeoutMs: number;
+  breaker: BreakerSettings;
+  clock: Clock;
+  userAgent?: string;
+}
+
+export class WebhookHttpError extends Error {
+  constructor(readonly status: number) {
+    super(`endpoint answered HTTP ${status}`);
+    this.name = 'WebhookHttpError';
+  }
+}
+
+/**
+ * Signed webhook POSTs, one breaker per subscription (one failing endpoint never holds up
+ * the others). Redirects are not followed: a 3xx counts as a failure like any non-2xx.
+ */
+export class WebhookChannel {
+  private readonly breakers = new Map<string, CircuitBreaker<[ClaimedWebhook], void>>();
+
+  constructor(private readonly options: WebhookChannelOptions) {}
+
+  private breakerFor(subscriptionId: string): CircuitBreaker<[ClaimedWebhook], void> {
+    let breaker = this.breakers.get(subscriptionId);
+    if (!breaker) {
+      breaker = createBreaker(`webhook:${subscriptionId}`, (d: ClaimedWebhook) => this.post(d), this.options.breaker);
+      this.breakers.set(subscriptionId, breaker);
+    }
+    return breaker;
+  }
+
+  /** Subscriptions whose breaker is open (half-open ones may take their trial request). */
+  openSubscriptions(): string[] {
+    return [...this.breakers.entries()].filter(([, b]) => b.opened).map(([id]) => id);
+  }
+
+  send(delivery: ClaimedWebhook): Promise<void> {
+    return this.breakerFor(delivery.subscriptionId).fire(delivery);
+  }
+
+  private async post(delivery: ClaimedWebhook): Promise<void> {
+    const body = webhookBody({ eventId: delivery.eventId, eventType: delivery.eventType, occurredAt: delivery.occurredAt, data: delivery.data });
+    const timestamp = String(Math.floor(this.options.clock().getTime() / 1000));
+    const response = await fetch(delivery.url, {
+      method: 'POST',
+      body,
+      redirect: 'manual',
+      signal: AbortSignal.timeout(this.options.timeoutMs),
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': this.options.userAgent ?? 'GuitarOnline-Webhooks/1',
+        'x-guitaronline-event': delivery.eventType,
+        'x-guitaronline-delivery': delivery.id,
+        'x-guitaronline-timestamp': timestamp,
+        'x-guitaronline-signature': signWebhook(delivery.secret, timestamp, body),
+      },
+    });
+    // the body is not needed; release the socket
+    await response.body?.cancel().catch(() => undefined);
+    if (response.status < 200 || response.status >= 300) throw new WebhookHttpError(response.status);
+  }
+
+  /** Drops the breaker of a deleted subscription. */
+  forget(subscriptionId: string): void {
+    this.breakers.get(subscriptionId)?.shutdown();
+    this.breakers.delete(subscriptionId);
+  }
+
+  close(): void {
+    for (const breaker of this.breakers.values()) breaker.shutdown();
+    this.breakers.clear();
+  }
+}

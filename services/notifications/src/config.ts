@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { baseEnvShape, envPort, isPlaceholderSecret, loadConfig } from '@guitaronline/platform';
+
+const positiveInt = z.coerce.number().int().positive();
+
+export const configSchema = z
+  .object({
+    ...baseEnvShape,
+    PORT: envPort.default(8005),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'an smtp:// or smtps:// URL' }).default('smtp://127.0.0.1:1025'),
+    SMTP_FROM: z.string().min(3).max(320).default('GuitarOnline <no-reply@guitaronline.local>'),
+    /** Attempts per delivery before it is dead-lettered. */
+    NOTIFY_MAX_ATTEMPTS: positiveInt.max(100).default(8),
+    NOTIFY_BACKOFF_BASE_MS: positiveInt.default(1_000),
+    NOTIFY_BACKOFF_MAX_MS: positiveInt.default(300_000),
+    /** Longest sleep of the delivery worker between scans (it is also woken in-process). */
+    NOTIFY_WORKER_INTERVAL_MS: positiveInt.default(1_000),
+    NOTIFY_WORKER_BATCH: positiveInt.max(500).default(20),
+    /** A claimed row whose worker vanished (crash) is claimable again after this lease. */
+    NOTIFY_SEND_LEASE_MS: positiveInt.default(120_000),
+    /** Circuit breakers (one for SMTP, one per webhook subscription). */
+    NOTIFY_BREAKER_RESET_MS: positiveInt.default(30_000),
+    NOTIFY_BREAKER_VOLUME_THRESHOLD: positiveInt.default(5),
+    NOTIFY_BREAKER_ERROR_PERCENT: positiveInt.max(100).default(50),
+    SMTP_TIMEOUT_MS: positiveInt.default(30_000),
+    WEBHOOK_TIMEOUT_MS: positiveInt.default(5_000),
+  })
+  .superRefine((c, ctx) => {
+    if (c.NOTIFY_BACKOFF_MAX_MS < c.NOTIFY_BACKOFF_BASE_MS) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_BACKOFF_MAX_MS'], message: 'must be at least NOTIFY_BACKOFF_BASE_MS' });
+    }
+    // a lease shorter than a send could expire mid-send and let another worker send it again
+    if (c.NOTIFY_SEND_LEASE_MS <= Math.max(c.WEBHOOK_TIMEOUT_MS, c.SMTP_TIMEOUT_MS * 3)) {
+      ctx.addIssue({ code: 'custom', path: ['NOTIFY_SEND_LEASE_MS'], message: 'must exceed WEBHOOK_TIMEOUT_MS and 3 × SMTP_TIMEOUT_MS' });
+    }
+    if (c.APP_ENV === 'production' && isPlaceholderSecret(c.DB_ROLE_PASSWORD)) {
+      ctx.addIssue({ code: 'custom', path: ['DB_ROLE_PASSWORD'], message: 'production needs a real password for the notifications_svc role' });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+
+export function readConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
+  return loadConfig(configSchema, env);
+}

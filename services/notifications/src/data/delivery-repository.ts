@@ -1,0 +1,202 @@
+import { randomUUID } from 'node:crypto';
+import type { Knex } from 'knex';
+import { recordEvent } from '@guitaronline/messaging';
+import type { ClaimedDelivery, DeliveryStore, PausedChannels } from '../domain/delivery';
+
+type Db = Knex | Knex.Transaction;
+
+const LIVE = ['pending', 'sending', 'failed'];
+
+/** One delivery per (event, subscription); a second call for the same event is a no-op. */
+export async function createWebhookDeliveries(
+  db: Db,
+  input: { eventId: string; eventType: string; occurredAt: Date; correlationId: string; payload: Record<string, unknown>; subscriptionIds: string[] },
+  now: Date,
+): Promise<number> {
+  if (input.subscriptionIds.length === 0) return 0;
+  const rows = input.subscriptionIds.map((subscriptionId) => ({
+    id: randomUUID(),
+    channel: 'webhook',
+    subscription_id: subscriptionId,
+    event_id: input.eventId,
+    event_type: input.eventType,
+    occurred_at: input.occurredAt,
+    correlation_id: input.correlationId,
+    payload: JSON.stringify(input.payload),
+    status: 'pending',
+    attempts: 0,
+    next_attempt_at: now,
+    created_at: now,
+    updated_at: now,
+  }));
+  const inserted = await db('deliveries').insert(rows).onConflict(['event_id', 'subscription_id']).ignore().returning('id');
+  return inserted.length;
+}
+
+/** A deleted subscription receives nothing more: its unsettled deliveries are canceled. */
+export async function cancelSubscriptionDeliveries(db: Db, subscriptionId: string, now: Date): Promise<number> {
+  return db('deliveries')
+    .where({ subscription_id: subscriptionId })
+    .whereIn('status', LIVE)
+    .update({ status: 'canceled', claim_token: null, next_attempt_at: null, last_error: 'subscription deleted', updated_at: now });
+}
+
+interface ClaimedRow {
+  id: string;
+  channel: 'email' | 'webhook';
+  claim_token: string;
+  attempts: number;
+  event_id: string;
+  event_type: string;
+  occurred_at: Date;
+  payload: Record<string, unknown> | null;
+  notification_id: string | null;
+  subscription_id: string | null;
+  user_id: string | null;
+  email: string | null;
+  subject: string | null;
+  body: string | null;
+  url: string | null;
+  secret: string | null;
+}
+
+function toClaimed(r: ClaimedRow): ClaimedDelivery {
+  const base = {
+    id: r.id,
+    claimToken: r.claim_token,
+    attempts: r.attempts,
+    eventId: r.event_id,
+    eventType: r.event_type,
+    occurredAt: r.occurred_at.toISOString(),
+  };
+  if (r.channel === 'email') {
+    return { ...base, channel: 'email', notificationId: r.notification_id!, userId: r.user_id!, to: r.email!, subject: r.subject!, text: r.body! };
+  }
+  return { ...base, channel: 'webhook', subscriptionId: r.subscription_id!, url: r.url!, secret: r.secret!, data: r.payload ?? {} };
+}
+
+function pausedFilter(paused: PausedChannels): { sql: string; bindings: unknown[] } {
+  return {
+    sql: `and (not ? or d.channel <> 'email')
+          and (d.subscription_id is null or not (d.subscription_id = any(?::uuid[])))`,
+    bindings: [paused.email, paused.subscriptions],
+  };
+}
+
+/** Statuses that mark the end of a try, with the event an e-mail notification records. */
+type Outcome = 'sent' | 'failed' | 'dead';
+
+/**
+ * The delivery schedule in Postgres. Claims take due rows with FOR UPDATE SKIP LOCKED, so
+ * replicas never claim the same row; every later mark is conditional on the claim token, so a
+ * worker whose lease ran out (and whose row was claimed again) cannot overwrite the new claim.
+ */
+export class PgDeliveryStore implements DeliveryStore {
+  constructor(private readonly knex: Knex) {}
+
+  async claimDue({ now, leaseUntil, limit, paused }: Parameters<DeliveryStore['claimDue']>[0]): Promise<ClaimedDelivery[]> {
+    const filter = pausedFilter(paused);
+    const { rows } = await this.knex.raw<{ rows: ClaimedRow[] }>(
+      `with due as (
+         select d.id from deliveries d
+         where d.status in ('pending', 'sending', 'failed')
+           and d.next_attempt_at <= ?
+           ${filter.sql}
+           and (d.subscription_id is null
+                or exists (select 1 from webhook_subscriptions s where s.id = d.subscription_id and s.deleted_at is null))
+         order by d.next_attempt_at
+         limit ?
+         for update of d skip locked
+       ), claimed as (
+         update deliveries d
+         set status = 'sending', claim_token = gen_random_uuid(), next_attempt_at = ?, updated_at = ?
+         from due where d.id = due.id
+         returning d.*
+       )
+       select c.id, c.channel, c.claim_token, c.attempts, c.event_id, c.event_type, c.occurred_at, c.payload,
+              c.notification_id, c.subscription_id, n.user_id, n.email, n.subject, n.body, s.url, s.secret
+       from claimed c
+       left join notifications n on n.id = c.notification_id
+       left join webhook_subscriptions s on s.id = c.subscription_id`,
+      [now, ...filter.bindings, limit, leaseUntil, now],
+    );
+    return rows.map(toClaimed);
+  }
+
+  async nextDueAt(paused: PausedChannels): Promise<Date | null> {
+    const filter = pausedFilter(paused);
+    const { rows } = await this.knex.raw<{ rows: { next: Date | null }[] }>(
+      `select min(d.next_attempt_at) as next from deliveries d
+       where d.status in ('pending', 'sending', 'failed') and d.next_attempt_at is not null ${filter.sql}`,
+      filter.bindings,
+    );
+    return rows[0]?.next ?? null;
+  }
+
+  markSent(delivery: ClaimedDelivery, now: Date): Promise<boolean> {
+    return this.finish(delivery, 'sent', now, {
+      status: 'sent',
+      sent_at: now,
+      last_error: null,
+      next_attempt_at: null,
+    });
+  }
+
+  markFailed(delivery: ClaimedDelivery, { now, error, nextAttemptAt }: { now: Date; error: string; nextAttemptAt: Date | null }): Promise<boolean> {
+    const dead = nextAttemptAt === null;
+    return this.finish(
+      delivery,
+      dead ? 'dead' : 'failed',
+      now,
+      { status: dead ? 'dead' : 'failed', last_error: error, next_attempt_at: nextAttemptAt },
+      error,
+    );
+  }
+
+  async postpone(delivery: ClaimedDelivery, { now, until, reason }: { now: Date; until: Date; reason: string }): Promise<boolean> {
+    const n = await this.knex('deliveries')
+      .where({ id: delivery.id, claim_token: delivery.claimToken, status: 'sending' })
+      .update({
+        status: this.knex.raw(`case when attempts > 0 then 'failed' else 'pending' end`),
+        claim_token: null,
+        next_attempt_at: until,
+        last_error: reason,
+        updated_at: now,
+      });
+    return n > 0;
+  }
+
+  /**
+   * Ends one try in one transaction: the conditional update of the row, the attempt log and,
+   * for an e-mail notification that is sent or dead, its notification.sent / .failed event.
+   */
+  private async finish(delivery: ClaimedDelivery, outcome: Outcome, now: Date, fields: Record<string, unknown>, error?: string): Promise<boolean> {
+    return this.knex.transaction(async (trx) => {
+      const rows: { attempts: number; correlation_id: string | null; next_attempt_at: Date | null }[] = await trx('deliveries')
+        .where({ id: delivery.id, claim_token: delivery.claimToken, status: 'sending' })
+        .update({ ...fields, attempts: trx.raw('attempts + 1'), claim_token: null, last_attempt_at: now, updated_at: now })
+        .returning(['attempts', 'correlation_id', 'next_attempt_at']);
+      const row = rows[0];
+      if (!row) return false;
+      await trx('delivery_attempts').insert({
+        delivery_id: delivery.id,
+        attempt: row.attempts,
+        outcome,
+        error: error ?? null,
+        attempted_at: now,
+        next_attempt_at: row.next_attempt_at,
+      });
+      if (delivery.channel === 'email' && outcome !== 'failed') {
+        await recordEvent(trx, {
+          type: outcome === 'sent' ? 'notification.sent' : 'notification.failed',
+          aggregateId: delivery.notificationId,
+          payload: { notificationId: delivery.notificationId, userId: delivery.userId, channel: 'email', attempts: row.attempts },
+          occurredAt: now,
+          correlationId: row.correlation_id ?? undefined,
+          causationId: delivery.eventId,
+        });
+      }
+      return true;
+    });
+  }
+}

@@ -1,0 +1,104 @@
+import type { Knex } from 'knex';
+import { eventTypes, type DomainEvent, type EventType } from '@guitaronline/contracts';
+import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
+import type { Clock } from '../domain/clock';
+import { renderEmail } from '../domain/email-templates';
+import { isNotifiable, recipientsOf } from '../domain/recipients';
+import { createWebhookDeliveries } from '../data/delivery-repository';
+import { createEmailNotification, releaseAwaitingNotifications } from '../data/notification-repository';
+import { findRecipients, upsertRecipient } from '../data/recipient-repository';
+import { lockSubscriptionsFor } from '../data/webhook-repository';
+
+export interface HandlerDeps {
+  clock: Clock;
+  /** Called after a commit that made deliveries due: wakes the in-process worker. */
+  onDeliveriesDue: () => void;
+}
+
+function afterCommit(trx: Knex.Transaction, fn: () => void): void {
+  const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
+  if (t.executionPromise) t.executionPromise.then(fn, () => undefined);
+  else fn();
+}
+
+/**
+ * E-mail notifications for the event's recipients: one per (event, recipient, channel).
+ * A recipient not yet in the read model (their registration event has not arrived) gets a
+ * notification without an address whose delivery waits, unscheduled, for that event.
+ */
+async function notifyRecipients(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
+  const userIds = recipientsOf(event);
+  const known = await findRecipients(trx, userIds);
+  let due = 0;
+  for (const userId of userIds) {
+    const recipient = known.get(userId);
+    const content = renderEmail(event, { userId, fullName: recipient?.fullName });
+    const created = await createEmailNotification(
+      trx,
+      {
+        eventId: event.id,
+        eventType: event.type,
+        occurredAt: new Date(event.occurredAt),
+        correlationId: event.correlationId,
+        userId,
+        email: recipient?.email ?? null,
+        subject: content.subject,
+        text: content.text,
+      },
+      now,
+    );
+    if (created && recipient) due += 1;
+  }
+  return due;
+}
+
+/** Webhook deliveries for every live subscription to the event's type. */
+async function fanOutToWebhooks(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
+  const subscriptionIds = await lockSubscriptionsFor(trx, event.type);
+  return createWebhookDeliveries(
+    trx,
+    {
+      eventId: event.id,
+      eventType: event.type,
+      occurredAt: new Date(event.occurredAt),
+      correlationId: event.correlationId,
+      payload: event.payload as Record<string, unknown>,
+      subscriptionIds,
+    },
+    now,
+  );
+}
+
+/**
+ * Handlers for every catalogue type: any type can have webhook subscribers; the types of
+ * EVENTS.md also notify their people by e-mail.
+ *
+ * Early/late/twice: a notification is made from the event alone (no order between events is
+ * assumed); a recipient's registration arriving late releases the notifications waiting for
+ * it; twice is stopped by the inbox and, behind it, by the unique (event, recipient, channel)
+ * and (event, subscription) keys.
+ */
+export function notificationHandlers(deps: HandlerDeps): EventHandlers {
+  const handleEvent: EventHandler = async (trx, event) => {
+    const now = deps.clock();
+    let due = 0;
+    if (isNotifiable(event.type)) due += await notifyRecipients(trx, event, now);
+    due += await fanOutToWebhooks(trx, event, now);
+    if (due > 0) afterCommit(trx, deps.onDeliveriesDue);
+  };
+
+  /** The recipient read model; a late registration releases the notifications waiting for it. */
+  const handleRegistered: EventHandler<'identity.user.registered'> = async (trx, event) => {
+    const now = deps.clock();
+    const p = event.payload;
+    await upsertRecipient(trx, { userId: p.userId, email: p.email, role: p.role, fullName: p.fullName, registeredAt: new Date(event.occurredAt) }, now);
+    const released = await releaseAwaitingNotifications(trx, p.userId, p.email, now);
+    const hooks = await fanOutToWebhooks(trx, event, now);
+    if (released + hooks > 0) afterCommit(trx, deps.onDeliveriesDue);
+  };
+
+  const handlers: Partial<Record<EventType, EventHandler>> = {};
+  for (const type of eventTypes) handlers[type] = handleEvent;
+  handlers['identity.user.registered'] = handleRegistered as EventHandler;
+  return handlers as EventHandlers;
+}

@@ -1,0 +1,150 @@
+import http from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import {
+  closeServer,
+  createAuth,
+  createLogger,
+  createMetricsRegistry,
+  jwksKeyResolver,
+  runService,
+  type KeyResolver,
+  type Logger,
+} from '@guitaronline/platform';
+import { createBreakers, shutdownBreakers, type Breakers } from './breakers/circuit-breakers';
+import { readConfig, type GatewayConfig } from './config';
+import { createGatewayApp } from './gateway-app';
+import { createRateLimits, type RateLimits } from './limits/rate-limits';
+import { createOpenApiCache, type OpenApiCache } from './openapi/openapi-cache';
+import { createClientIpResolver } from './proxy/client-ip';
+import { createGatewayHandler } from './proxy/gateway-handler';
+import { gatewayErrors, writeProblemToSocket } from './proxy/problem';
+import { UPSTREAMS, type UpstreamName } from './proxy/routes';
+import { createTokenCheck } from './proxy/token-check';
+import { createUpstreamProxy, type UpstreamProxy } from './proxy/upstream-proxy';
+
+export interface RunningGateway {
+  url: string;
+  port: number;
+  server: http.Server;
+  config: GatewayConfig;
+  logger: Logger;
+  breakers: Breakers;
+  limits: RateLimits;
+  openapi: OpenApiCache;
+  stop(): Promise<void>;
+}
+
+export function upstreamUrls(config: GatewayConfig): Record<UpstreamName, string> {
+  const strip = (url: string) => url.replace(/\/+$/, '');
+  return {
+    identity: strip(config.IDENTITY_URL),
+    booking: strip(config.BOOKING_URL),
+    billing: strip(config.BILLING_URL),
+    lessons: strip(config.LESSONS_URL),
+    notifications: strip(config.NOTIFICATIONS_URL),
+    admin: strip(config.ADMIN_URL),
+  };
+}
+
+/** Errors node's parser raises before there is a request: answered as problem+json, then the socket is closed. */
+function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? gatewayErrors.headersTooLarge()
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? gatewayErrors.requestTimeout()
+        : gatewayErrors.badRequest();
+  writeProblemToSocket(socket, error, randomUUID());
+}
+
+export async function start(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env, deps: { resolveKey?: KeyResolver } = {}): Promise<RunningGateway> {
+  const config = readConfig(env);
+  const logger = createLogger('gateway', { level: config.LOG_LEVEL });
+  const metrics = createMetricsRegistry('gateway');
+  const upstreams = upstreamUrls(config);
+
+  const auth = createAuth(deps.resolveKey ?? jwksKeyResolver(`${upstreams.identity}/.well-known/jwks.json`));
+  const tokens = createTokenCheck(auth.verify, { ttlMs: config.TOKEN_CACHE_TTL_MS, maxEntries: config.TOKEN_CACHE_MAX_ENTRIES });
+  const limits = await createRateLimits(config, logger, metrics);
+  const breakers = createBreakers(config, logger, metrics);
+  const proxies = {} as Record<UpstreamName, UpstreamProxy>;
+  for (const name of UPSTREAMS) {
+    proxies[name] = createUpstreamProxy(name, upstreams[name], {
+      maxSockets: config.UPSTREAM_MAX_SOCKETS,
+      idleSocketMs: config.UPSTREAM_IDLE_SOCKET_MS,
+      // past the breaker's timeout, so the wait for headers is the breaker's call (504)
+      proxyTimeoutMs: config.UPSTREAM_TIMEOUT_MS + 1_000,
+      maxBodyBytes: config.MAX_BODY_BYTES,
+      logger,
+    });
+  }
+  const openapi = createOpenApiCache({ upstreams, fetchTimeoutMs: config.OPENAPI_FETCH_TIMEOUT_MS, refreshMs: config.OPENAPI_REFRESH_SECONDS * 1000, logger });
+  const ownApp = createGatewayApp({ logger, metrics, limits, breakers, upstreams, openapi, readyTimeoutMs: config.READY_UPSTREAM_TIMEOUT_MS });
+  const handler = createGatewayHandler({
+    config,
+    logger,
+    metrics,
+    tokens,
+    limits,
+    clientIps: createClientIpResolver(config.AUTH_RATE_LIMIT_TRUSTED_PROXY_IPS),
+    breakers,
+    proxies,
+    ownRoutes: (req, res) => ownApp(req as never, res as never),
+  });
+
+  const server = http.createServer(
+    {
+      maxHeaderSize: config.MAX_HEADER_BYTES,
+      requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
+    handler,
+  );
+  server.on('clientError', onClientError);
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.PORT, config.HOST, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await limits.close();
+    shutdownBreakers(breakers);
+    throw err;
+  }
+  openapi.start();
+  const { port } = server.address() as AddressInfo;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  logger.info({ port, upstreams, rateLimitBackend: config.AUTH_RATE_LIMIT_BACKEND }, 'gateway listening');
+
+  let stopped: Promise<void> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      openapi.stop();
+      const closing = closeServer(server);
+      // in-flight requests get a grace period; then their sockets are cut
+      const grace = setTimeout(() => server.closeAllConnections(), Math.min(config.SHUTDOWN_TIMEOUT_MS, 5_000));
+      grace.unref();
+      await closing.catch(() => undefined);
+      clearTimeout(grace);
+      shutdownBreakers(breakers);
+      for (const proxy of Object.values(proxies)) proxy.close();
+      await limits.close();
+      logger.info('gateway stopped');
+    })());
+
+  return { url, port, server, config, logger, breakers, limits, openapi, stop };
+}
+
+if (require.main === module) {
+  void runService('gateway', () => start());
+}

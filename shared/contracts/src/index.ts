@@ -8,3 +8,4 @@ export * as identityHttp from './http/identity';
 export * as billingHttp from './http/billing';
 export * as lessonsHttp from './http/lessons';
 export * as notificationsHttp from './http/notifications';
+export * as bookingHttp from './http/booking';

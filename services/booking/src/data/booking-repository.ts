@@ -1,0 +1,198 @@
+import type { Knex } from 'knex';
+import type { Booking, BookingStatus, Role } from '../domain/booking';
+import type { CursorKey } from '../domain/cursor';
+import { bookingErrors } from '../domain/booking-errors';
+import { isUniqueViolation } from './db-errors';
+
+interface BookingRow {
+  id: string;
+  slot_id: string;
+  student_id: string;
+  teacher_id: string;
+  package_id: string | null;
+  status: BookingStatus;
+  start_at: Date;
+  end_at: Date;
+  hold_expires_at: Date;
+  refundable: boolean | null;
+  reject_reason: string | null;
+  cancel_reason: string | null;
+  canceled_by: Role | null;
+  canceled_by_id: string | null;
+  rescheduled_from_id: string | null;
+  rescheduled_to_id: string | null;
+  confirm_requested_at: Date | null;
+  confirm_attempts: number;
+  confirmed_at: Date | null;
+  canceled_at: Date | null;
+  compensated_at: Date | null;
+  correlation_id: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const COLUMNS: Record<keyof Booking, keyof BookingRow> = {
+  id: 'id',
+  slotId: 'slot_id',
+  studentId: 'student_id',
+  teacherId: 'teacher_id',
+  packageId: 'package_id',
+  status: 'status',
+  startAt: 'start_at',
+  endAt: 'end_at',
+  holdExpiresAt: 'hold_expires_at',
+  refundable: 'refundable',
+  rejectReason: 'reject_reason',
+  cancelReason: 'cancel_reason',
+  canceledBy: 'canceled_by',
+  canceledById: 'canceled_by_id',
+  rescheduledFromId: 'rescheduled_from_id',
+  rescheduledToId: 'rescheduled_to_id',
+  confirmRequestedAt: 'confirm_requested_at',
+  confirmAttempts: 'confirm_attempts',
+  confirmedAt: 'confirmed_at',
+  canceledAt: 'canceled_at',
+  compensatedAt: 'compensated_at',
+  correlationId: 'correlation_id',
+  createdAt: 'created_at',
+  updatedAt: 'updated_at',
+};
+
+function toBooking(row: BookingRow): Booking {
+  const out: Record<string, unknown> = {};
+  for (const [field, column] of Object.entries(COLUMNS)) out[field] = row[column];
+  return out as unknown as Booking;
+}
+
+function toRow(patch: Partial<Booking>): Partial<BookingRow> {
+  const out: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(patch)) {
+    if (value !== undefined) out[COLUMNS[field as keyof Booking]] = value;
+  }
+  return out as Partial<BookingRow>;
+}
+
+export interface BookingListFilter {
+  studentId?: string;
+  teacherId?: string;
+  status?: BookingStatus;
+  after?: CursorKey;
+  limit: number;
+}
+
+export class BookingRepository {
+  constructor(private readonly db: Knex | Knex.Transaction) {}
+
+  /** Inserts a booking; a second live booking on the slot is refused by the partial unique index. */
+  async insert(booking: Booking): Promise<Booking> {
+    try {
+      const [row] = await this.db<BookingRow>('bookings').insert(toRow(booking)).returning('*');
+      return toBooking(row as BookingRow);
+    } catch (err) {
+      if (isUniqueViolation(err, 'bookings_one_live_per_slot')) throw bookingErrors.slotUnavailable('The slot already has a live booking.');
+      throw err;
+    }
+  }
+
+  async findById(id: string): Promise<Booking | undefined> {
+    const row = await this.db<BookingRow>('bookings').where({ id }).first();
+    return row ? toBooking(row) : undefined;
+  }
+
+  async findForUpdate(id: string): Promise<Booking | undefined> {
+    const row = await this.db<BookingRow>('bookings').where({ id }).forUpdate().first();
+    return row ? toBooking(row) : undefined;
+  }
+
+  /**
+   * Applies a change only while the booking is still in one of `from` (a conditional update:
+   * a concurrent transition makes it return undefined instead of overwriting).
+   */
+  async transition(id: string, from: readonly BookingStatus[], patch: Partial<Booking>): Promise<Booking | undefined> {
+    const [row] = await this.db<BookingRow>('bookings')
+      .where({ id })
+      .whereIn('status', from as BookingStatus[])
+      .update(toRow(patch) as never)
+      .returning('*');
+    return row ? toBooking(row as BookingRow) : undefined;
+  }
+
+  async findLiveOnSlot(slotId: string): Promise<Booking | undefined> {
+    const row = await this.db<BookingRow>('bookings').where({ slot_id: slotId }).whereIn('status', ['hold', 'confirming', 'confirmed']).first();
+    return row ? toBooking(row) : undefined;
+  }
+
+  /** Holds on the slot whose time has run out, marked expired (the sweep may not have reached them yet). */
+  async expireRunOutHoldsOnSlot(slotId: string, now: Date): Promise<Booking[]> {
+    const rows = await this.db<BookingRow>('bookings')
+      .where({ slot_id: slotId, status: 'hold' })
+      .where('hold_expires_at', '<=', now)
+      .update({ status: 'expired', updated_at: now } as never)
+      .returning('*');
+    return (rows as BookingRow[]).map(toBooking);
+  }
+
+  async countActiveHolds(studentId: string, now: Date): Promise<number> {
+    const row = await this.db('bookings')
+      .where({ student_id: studentId, status: 'hold' })
+      .where('hold_expires_at', '>', now)
+      .count<{ n: string }[]>({ n: '*' })
+      .first();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Claims run-out holds (skipping rows another replica is working on) and marks them expired. */
+  async expireRunOutHolds(now: Date, limit: number): Promise<Booking[]> {
+    const { db } = this;
+    const claimed = db('bookings')
+      .select('id')
+      .where('status', 'hold')
+      .where('hold_expires_at', '<=', now)
+      .orderBy('hold_expires_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked();
+    const rows = await db<BookingRow>('bookings')
+      .whereIn('id', claimed)
+      .update({ status: 'expired', updated_at: now } as never)
+      .returning('*');
+    return (rows as BookingRow[]).map(toBooking);
+  }
+
+  /** Bookings confirming since before `requestedBefore`, locked for the watchdog (other replicas skip them). */
+  async claimStuckConfirming(requestedBefore: Date, limit: number): Promise<Booking[]> {
+    const rows = await this.db<BookingRow>('bookings')
+      .where('status', 'confirming')
+      .where('confirm_requested_at', '<=', requestedBefore)
+      .orderBy('confirm_requested_at')
+      .limit(limit)
+      .forUpdate()
+      .skipLocked();
+    return rows.map(toBooking);
+  }
+
+  async countRunOutHolds(now: Date): Promise<number> {
+    const row = await this.db('bookings').where('status', 'hold').where('hold_expires_at', '<=', now).count<{ n: string }[]>({ n: '*' }).first();
+    return Number(row?.n ?? 0);
+  }
+
+  async countStuckConfirming(requestedBefore: Date): Promise<number> {
+    const row = await this.db('bookings')
+      .where('status', 'confirming')
+      .where('confirm_requested_at', '<=', requestedBefore)
+      .count<{ n: string }[]>({ n: '*' })
+      .first();
+    return Number(row?.n ?? 0);
+  }
+
+  /** Newest first, keyset on (created_at, id). */
+  async list(filter: BookingListFilter): Promise<{ items: Booking[]; more: boolean }> {
+    const q = this.db<BookingRow>('bookings');
+    if (filter.studentId) q.where('student_id', filter.studentId);
+    if (filter.teacherId) q.where('teacher_id', filter.teacherId);
+    if (filter.status) q.where('status', filter.status);
+    if (filter.after) q.whereRaw('(created_at, id) < (?, ?)', [new Date(filter.after.value), filter.after.id]);
+    const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(filter.limit + 1);
+    return { items: rows.slice(0, filter.limit).map(toBooking), more: rows.length > filter.limit };
+  }
+}

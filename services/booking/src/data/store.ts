@@ -1,0 +1,62 @@
+import type { Knex } from 'knex';
+import { recordEvent } from '@guitaronline/messaging';
+import type { EventPayload, EventType } from '@guitaronline/contracts';
+import type { Clock } from '../domain/booking';
+import { BookingRepository } from './booking-repository';
+import { IdempotencyRepository } from './idempotency-repository';
+import { SlotRepository } from './slot-repository';
+
+/** One unit of work: repositories bound to one transaction, its outbox and its commit hook. */
+export interface Tx {
+  slots: SlotRepository;
+  bookings: BookingRepository;
+  idempotency: IdempotencyRepository;
+  /** Writes an event to the outbox in this transaction (it commits or rolls back with the change). */
+  record<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string, options?: { correlationId?: string | null }): Promise<void>;
+  /** Serialises this transaction with every other one of the same student (hold limits, idempotency keys). */
+  lockStudent(studentId: string): Promise<void>;
+  /** Runs after a successful commit (never on rollback). */
+  afterCommit(fn: () => void): void;
+}
+
+/** Read-only access outside a transaction. */
+export interface Reader {
+  slots: SlotRepository;
+  bookings: BookingRepository;
+}
+
+export class Store {
+  readonly read: Reader;
+
+  constructor(
+    readonly knex: Knex,
+    private readonly clock: Clock,
+  ) {
+    this.read = { slots: new SlotRepository(knex), bookings: new BookingRepository(knex) };
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.knex.transaction((trx) => fn(this.bind(trx)));
+  }
+
+  /** A unit of work over a transaction someone else opened (the inbox consumer's). */
+  bind(trx: Knex.Transaction): Tx {
+    const clock = this.clock;
+    return {
+      slots: new SlotRepository(trx),
+      bookings: new BookingRepository(trx),
+      idempotency: new IdempotencyRepository(trx),
+      async record(type, payload, aggregateId, options = {}) {
+        await recordEvent(trx, { type, payload, aggregateId, occurredAt: clock(), correlationId: options.correlationId ?? undefined });
+      },
+      async lockStudent(studentId) {
+        await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`booking:student:${studentId}`]);
+      },
+      afterCommit(fn) {
+        const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
+        if (t.executionPromise) t.executionPromise.then(fn, () => undefined);
+        else fn();
+      },
+    };
+  }
+}

@@ -1,0 +1,88 @@
+import { randomUUID } from 'node:crypto';
+import { getContext } from '@guitaronline/platform';
+import type { Actor, Booking, BookingJson } from './booking';
+import { bookingJson } from './booking';
+import { bookingErrors } from './booking-errors';
+import { expiredPayload, heldPayload } from './booking-events';
+import { holdExpiry } from './booking-rules';
+import type { BookingDeps } from './deps';
+
+export interface HoldRequest {
+  slotId: string;
+  /** `Idempotency-Key` with the hash of the request body it came with. */
+  idempotency?: { key: string; requestHash: string };
+}
+
+export interface HoldResult {
+  status: number;
+  body: BookingJson;
+  replayed: boolean;
+}
+
+/**
+ * A student holds an open slot for `holdMinutes`. One transaction, serialised per student
+ * (advisory lock) so the hold limit and the idempotency key cannot be raced:
+ * replay a known key → the first response (another body → 422); slot missing → 404;
+ * deleted or already started → 409 slot_unavailable; a run-out hold on it is expired on the
+ * way; `maxActiveHolds` live holds → 409 too_many_holds; another live booking on the slot →
+ * the partial unique index refuses the insert → 409 slot_unavailable.
+ * Only a success is remembered under the key: a refused hold changed nothing, so a retry may run again.
+ */
+export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldRequest): Promise<HoldResult> {
+  const { settings, clock } = deps;
+  return deps.store.transaction(async (tx) => {
+    await tx.lockStudent(student.userId);
+    const { idempotency } = request;
+    if (idempotency) {
+      const prior = await tx.idempotency.find(student.userId, idempotency.key);
+      if (prior) {
+        if (prior.requestHash !== idempotency.requestHash) throw bookingErrors.idempotencyKeyReused();
+        return { status: prior.responseStatus, body: prior.responseBody as BookingJson, replayed: true };
+      }
+    }
+    const now = clock();
+    const slot = await tx.slots.findForShare(request.slotId);
+    if (!slot) throw bookingErrors.slotNotFound();
+    if (slot.deletedAt) throw bookingErrors.slotUnavailable('The slot has been withdrawn by the teacher.');
+    if (slot.startAt.getTime() <= now.getTime()) throw bookingErrors.slotUnavailable('The slot has already started.');
+
+    const runOut = await tx.bookings.expireRunOutHoldsOnSlot(slot.id, now);
+    for (const b of runOut) await tx.record('booking.expired', expiredPayload(b), b.id, { correlationId: b.correlationId });
+    if (runOut.length > 0) deps.metrics.holdsExpired('lazy', runOut.length);
+
+    const activeHolds = await tx.bookings.countActiveHolds(student.userId, now);
+    if (activeHolds >= settings.maxActiveHolds) throw bookingErrors.tooManyHolds(settings.maxActiveHolds);
+
+    const booking: Booking = {
+      id: randomUUID(),
+      slotId: slot.id,
+      studentId: student.userId,
+      teacherId: slot.teacherId,
+      packageId: null,
+      status: 'hold',
+      startAt: slot.startAt,
+      endAt: slot.endAt,
+      holdExpiresAt: holdExpiry(now, settings.holdMinutes),
+      refundable: null,
+      rejectReason: null,
+      cancelReason: null,
+      canceledBy: null,
+      canceledById: null,
+      rescheduledFromId: null,
+      rescheduledToId: null,
+      confirmRequestedAt: null,
+      confirmAttempts: 0,
+      confirmedAt: null,
+      canceledAt: null,
+      compensatedAt: null,
+      correlationId: getContext().correlationId ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
+    const held = await tx.bookings.insert(booking);
+    await tx.record('booking.held', heldPayload(held), held.id);
+    const body = bookingJson(held);
+    if (idempotency) await tx.idempotency.save(student.userId, idempotency.key, { requestHash: idempotency.requestHash, responseStatus: 201, responseBody: body }, now);
+    return { status: 201, body, replayed: false };
+  });
+}

@@ -1,0 +1,156 @@
+import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
+import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, testInfra, type TestIssuer } from '@guitaronline/testing';
+import type { EventPayload, EventType } from '@guitaronline/contracts';
+import { start, type BookingService } from '../src/main';
+
+/**
+ * A clock that runs with real time from a chosen epoch and can be moved forward. Each test
+ * file starts at its own far-apart epoch: the files share one database, and a file that sweeps
+ * holds or runs the watchdog with an advanced clock must never touch another file's rows.
+ */
+export function testClock(epochOffsetMs = 0) {
+  let offset = epochOffsetMs;
+  return {
+    now: () => new Date(Date.now() + offset),
+    advance(ms: number) {
+      offset += ms;
+    },
+  };
+}
+
+export const MINUTE = 60_000;
+export const HOUR = 60 * MINUTE;
+export const DAY = 24 * HOUR;
+export const YEAR = 365 * DAY;
+
+export interface Harness {
+  svc: BookingService;
+  issuer: TestIssuer;
+  bus: ReturnType<typeof isolatedBus>;
+  clock: ReturnType<typeof testClock>;
+  capture: Awaited<ReturnType<typeof captureMessages>>;
+  api: (method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  user: (role: 'student' | 'teacher' | 'admin') => { id: string; token: string };
+  /** Publishes an event as another service would (billing), on this file's isolated exchange. */
+  publish: <T extends EventType>(type: T, payload: EventPayload<T>, options?: { id?: string; source?: string }) => Promise<string>;
+  /** A slot of a new teacher starting `inMs` from the test clock's now, lasting an hour. */
+  slot: (inMs?: number, teacher?: { id: string; token: string }) => Promise<{ id: string; teacher: { id: string; token: string }; startAt: string }>;
+  close: () => Promise<void>;
+}
+
+export async function startHarness(options: { epochOffsetMs: number; env?: Record<string, string> }): Promise<Harness> {
+  const issuer = await startTestIssuer();
+  const bus = isolatedBus();
+  const clock = testClock(options.epochOffsetMs);
+  const capture = await captureMessages(bus.EVENTS_EXCHANGE);
+  const svc = await start(
+    testEnv({
+      ...bus,
+      IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''),
+      HOST: '127.0.0.1',
+      // background jobs are off unless a file turns them on: they act on every row of the shared database
+      BOOKING_HOLD_SWEEP_INTERVAL_MS: '0',
+      BOOKING_WATCHDOG_INTERVAL_MS: '0',
+      ...options.env,
+    }),
+    { clock: clock.now, resolveKey: issuer.resolveKey },
+  );
+  const connection = await amqp.connect(testInfra().amqpUrl);
+  const channel = await connection.createConfirmChannel();
+
+  const api: Harness['api'] = async (method, path, { token, body, headers } = {}) => {
+    const res = await fetch(`${svc.url}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      /* not JSON */
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  };
+
+  const user: Harness['user'] = (role) => {
+    const id = randomUUID();
+    return { id, token: issuer.token({ sub: id, role }) };
+  };
+
+  const publish: Harness['publish'] = async (type, payload, opts = {}) => {
+    const id = opts.id ?? randomUUID();
+    const envelope = {
+      id,
+      type,
+      version: 1,
+      occurredAt: new Date().toISOString(),
+      source: opts.source ?? 'billing',
+      correlationId: randomUUID(),
+      causationId: null,
+      aggregateId: (payload as { bookingId?: string }).bookingId ?? id,
+      payload,
+    };
+    await new Promise<void>((resolve, reject) =>
+      channel.publish(bus.EVENTS_EXCHANGE, type, Buffer.from(JSON.stringify(envelope)), { persistent: true, messageId: id, type, contentType: 'application/json' }, (err) =>
+        err ? reject(err) : resolve(),
+      ),
+    );
+    return id;
+  };
+
+  const slot: Harness['slot'] = async (inMs = 3 * DAY, teacher = user('teacher')) => {
+    const startAt = new Date(clock.now().getTime() + inMs);
+    const endAt = new Date(startAt.getTime() + HOUR);
+    const res = await api('POST', '/api/v1/scheduling/slots', { token: teacher.token, body: { startAt: startAt.toISOString(), endAt: endAt.toISOString() } });
+    if (res.status !== 201) throw new Error(`slot create failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return { id: res.body.id, teacher, startAt: res.body.startAt };
+  };
+
+  return {
+    svc,
+    issuer,
+    bus,
+    clock,
+    capture,
+    api,
+    user,
+    publish,
+    slot,
+    async close() {
+      await connection.close().catch(() => undefined);
+      await capture.close();
+      await svc.stop();
+      await issuer.close();
+      await deleteBus(bus, ['booking']);
+    },
+  };
+}
+
+/** The events of `type` captured so far that concern `bookingId`. */
+export function eventsFor(h: Harness, type: string, bookingId: string): any[] {
+  return h.capture.ofType(type).filter((e) => e.payload.bookingId === bookingId || e.payload.fromBookingId === bookingId || e.payload.toBookingId === bookingId);
+}
+
+/** Holds and confirms a slot for a student and plays billing's debit: a confirmed booking. */
+export async function confirmedBooking(h: Harness, options: { inMs?: number; student?: { id: string; token: string } } = {}) {
+  const student = options.student ?? h.user('student');
+  const slot = await h.slot(options.inMs);
+  const hold = await h.api('POST', '/api/v1/booking/hold', { token: student.token, body: { slotId: slot.id } });
+  if (hold.status !== 201) throw new Error(`hold failed: ${hold.status} ${JSON.stringify(hold.body)}`);
+  const confirm = await h.api('POST', `/api/v1/booking/${hold.body.id}/confirm`, { token: student.token, body: {} });
+  if (confirm.status !== 202) throw new Error(`confirm failed: ${confirm.status} ${JSON.stringify(confirm.body)}`);
+  const packageId = randomUUID();
+  await h.publish('billing.lesson.debited', { bookingId: hold.body.id, packageId, lessonsLeft: 4 });
+  const booking = await eventually(async () => {
+    const res = await h.api('GET', `/api/v1/booking/${hold.body.id}`, { token: student.token });
+    return res.body.status === 'confirmed' ? res.body : undefined;
+  });
+  return { booking, student, slot, packageId };
+}

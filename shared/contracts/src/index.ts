@@ -7,5 +7,6 @@ export * from './http/common';
 export * as identityHttp from './http/identity';
 export * as billingHttp from './http/billing';
 export * as lessonsHttp from './http/lessons';
+export * as adminHttp from './http/admin';
 export * as notificationsHttp from './http/notifications';
 export * as bookingHttp from './http/booking';

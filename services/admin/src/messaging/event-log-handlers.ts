@@ -1,0 +1,23 @@
+import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
+import { eventTypes } from '@guitaronline/contracts';
+import { appendEvent } from '../data/event-log-repository';
+import { applyKpiChanges } from '../data/kpi-repository';
+import { kpiChangesOf } from '../domain/kpi-rules';
+
+/**
+ * Admin consumes every event type of the catalogue: each is written to the event log (traces,
+ * KPI rebuilds) and folded into the KPI read model, in the consumer's transaction.
+ * - twice: the inbox skips a redelivery; even without it, the log insert is keyed by event id and
+ *   the KPI write keeps the greatest state key, so a second application changes nothing;
+ * - early / late: the KPI rule does not depend on arrival order (domain/kpi-rules.ts), so a
+ *   `booking.confirmed` arriving before `booking.held` still ends as confirmed.
+ */
+export const logAndApplyEvent: EventHandler = async (trx, event) => {
+  const fresh = await appendEvent(trx, event);
+  if (!fresh) return;
+  await applyKpiChanges(trx, kpiChangesOf(event));
+};
+
+export function eventLogHandlers(): EventHandlers {
+  return Object.fromEntries(eventTypes.map((type) => [type, logAndApplyEvent])) as EventHandlers;
+}

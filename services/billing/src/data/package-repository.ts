@@ -1,0 +1,147 @@
+import type { LessonPackage, PackageStatus } from '../domain/package-rules';
+import type { Queryable, Tx } from './db';
+import { fetchPage, type PageRequest } from './pagination';
+
+interface PackageRow {
+  id: string;
+  student_id: string;
+  lessons_total: number;
+  lessons_left: number;
+  status: PackageStatus;
+  expires_at: Date;
+  price_cents: number;
+  currency: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const TABLE = 'packages';
+
+function toPackage(row: PackageRow): LessonPackage {
+  return {
+    id: row.id,
+    studentId: row.student_id,
+    lessonsTotal: row.lessons_total,
+    lessonsLeft: row.lessons_left,
+    status: row.status,
+    expiresAt: row.expires_at,
+    priceCents: row.price_cents,
+    currency: row.currency,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function insertPackage(tx: Tx, pkg: LessonPackage): Promise<LessonPackage> {
+  const [row] = await tx(TABLE)
+    .insert({
+      id: pkg.id,
+      student_id: pkg.studentId,
+      lessons_total: pkg.lessonsTotal,
+      lessons_left: pkg.lessonsLeft,
+      status: pkg.status,
+      expires_at: pkg.expiresAt,
+      price_cents: pkg.priceCents,
+      currency: pkg.currency,
+      created_at: pkg.createdAt,
+      updated_at: pkg.updatedAt,
+    })
+    .returning('*');
+  return toPackage(row);
+}
+
+export async function findPackage(db: Queryable, id: string, options: { forUpdate?: boolean } = {}): Promise<LessonPackage | undefined> {
+  const query = db(TABLE).where({ id }).first();
+  if (options.forUpdate) query.forUpdate();
+  const row: PackageRow | undefined = await query;
+  return row ? toPackage(row) : undefined;
+}
+
+export async function packagesOfStudent(db: Queryable, studentId: string): Promise<LessonPackage[]> {
+  const rows: PackageRow[] = await db(TABLE).where({ student_id: studentId }).orderBy('expires_at');
+  return rows.map(toPackage);
+}
+
+export async function listPackages(
+  db: Queryable,
+  filter: { studentId?: string; status?: PackageStatus },
+  page: PageRequest,
+): Promise<{ items: LessonPackage[]; nextCursor: string | null }> {
+  const query = db(TABLE).select('*');
+  if (filter.studentId) query.where('student_id', filter.studentId);
+  if (filter.status) query.where('status', filter.status);
+  const { rows, nextCursor } = await fetchPage<PackageRow>(query, page);
+  return { items: rows.map(toPackage), nextCursor };
+}
+
+/**
+ * Marks active packages past their expiry as expired in one statement and returns them (as
+ * they are now). Scope: one package, one student's, or any (the sweep, batched). The sweep skips
+ * rows another replica is working on; a read waits for them so that it never answers stale.
+ */
+export async function expireOverduePackages(
+  tx: Tx,
+  scope: { now: Date; packageId?: string; studentId?: string; limit?: number; skipLocked?: boolean },
+): Promise<LessonPackage[]> {
+  const due = tx(TABLE).select('id').where('status', 'active').andWhere('expires_at', '<=', scope.now).orderBy('expires_at');
+  if (scope.packageId) due.andWhere('id', scope.packageId);
+  if (scope.studentId) due.andWhere('student_id', scope.studentId);
+  if (scope.limit) due.limit(scope.limit);
+  due.forUpdate();
+  if (scope.skipLocked) due.skipLocked();
+  const rows: PackageRow[] = await tx(TABLE)
+    .whereIn('id', due)
+    .andWhere('status', 'active')
+    .update({ status: 'expired', updated_at: scope.now })
+    .returning('*');
+  return rows.map(toPackage);
+}
+
+const DEBIT_SET = `lessons_left = lessons_left - 1,
+  status = case when lessons_left - 1 = 0 then 'depleted' else status end,
+  updated_at = :now`;
+const DEBITABLE = `status = 'active' and expires_at > :now and lessons_left > 0`;
+
+/**
+ * Takes one lesson in ONE conditional UPDATE (never read-then-write): from the given package if
+ * it is the student's, active, unexpired and has lessons left; else from the student's debitable
+ * package that expires first. A package reaching 0 becomes depleted in the same statement.
+ * Concurrent debits queue on the row lock and re-check the conditions, so the balance can only
+ * reach 0 — and the CHECK (lessons_left >= 0) would refuse anything else.
+ */
+export async function debitOneLesson(tx: Tx, input: { studentId: string; packageId?: string | null; now: Date }): Promise<LessonPackage | undefined> {
+  const bindings = { now: input.now, studentId: input.studentId, packageId: input.packageId ?? null };
+  const sql = input.packageId
+    ? `update packages set ${DEBIT_SET} where id = :packageId and student_id = :studentId and ${DEBITABLE} returning *`
+    : `update packages set ${DEBIT_SET}
+       where id = (select id from packages where student_id = :studentId and ${DEBITABLE}
+                   order by expires_at, created_at, id limit 1 for update)
+         and ${DEBITABLE}
+       returning *`;
+  const result = await tx.raw<{ rows: PackageRow[] }>(sql, bindings);
+  return result.rows[0] ? toPackage(result.rows[0]) : undefined;
+}
+
+/**
+ * Gives one lesson back (the ledger guarantees it was taken). A depleted package becomes active
+ * again, or expired if its expiry has passed meanwhile. Returns the package and its status before.
+ */
+export async function creditOneLesson(tx: Tx, packageId: string, now: Date): Promise<{ pkg: LessonPackage; previousStatus: PackageStatus }> {
+  const result = await tx.raw<{ rows: (PackageRow & { previous_status: PackageStatus })[] }>(
+    `with old as (select id, status from packages where id = :packageId for update)
+     update packages p set lessons_left = p.lessons_left + 1,
+       status = case when p.status = 'depleted' then (case when p.expires_at > :now then 'active' else 'expired' end) else p.status end,
+       updated_at = :now
+     from old where p.id = old.id
+     returning p.*, old.status as previous_status`,
+    { packageId, now },
+  );
+  const row = result.rows[0];
+  if (!row) throw new Error(`package ${packageId} of a ledger debit does not exist`);
+  return { pkg: toPackage(row), previousStatus: row.previous_status };
+}
+
+export async function countOverdueActivePackages(db: Queryable, now: Date): Promise<number> {
+  const row = await db(TABLE).where('status', 'active').andWhere('expires_at', '<=', now).count<{ count: string }[]>('* as count').first();
+  return Number(row?.count ?? 0);
+}

@@ -1,0 +1,137 @@
+import type { EventPayload } from '@guitaronline/contracts';
+import { recordEvent } from '@guitaronline/messaging';
+import { writeAudit } from '../data/audit-repository';
+import { lockBooking, type Tx } from '../data/db';
+import {
+  appendLedgerEntry,
+  findCanceledBooking,
+  findDebitRejection,
+  ledgerOfBooking,
+  recordDebitRejection,
+  rememberCanceledBooking,
+  type CanceledBooking,
+  type LedgerEntry,
+} from '../data/ledger-repository';
+import { creditOneLesson, debitOneLesson, packagesOfStudent } from '../data/package-repository';
+import type { BillingDeps } from './deps';
+import { expireOverdue } from './packages';
+import { debitRejectionReason, packageEventPayload, packageView, systemActor, type DebitRejectReason } from './package-rules';
+
+export type DebitOutcome =
+  | { kind: 'debited'; packageId: string; lessonsLeft: number; replayed: boolean; creditedAtOnce: boolean }
+  | { kind: 'rejected'; reason: DebitRejectReason; replayed: boolean };
+
+type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
+
+/**
+ * booking.confirmation_requested → take one lesson for the booking, or say why not.
+ *
+ * - Package choice: the given packageId (the student's, active, unexpired, lessons left — no
+ *   fallback to another package), else the student's debitable package that expires first.
+ * - Twice, or re-requested by booking's watchdog (attempt > 1): the ledger has the booking's
+ *   debit → the same `billing.lesson.debited` is published again, nothing is debited; a booking
+ *   already rejected gets the same rejection again (an answer never changes, so booking can act
+ *   on whichever copy it sees first).
+ * - After its cancel/rejection (out of order): the booking must cost nothing. If a lesson can be
+ *   taken it is taken and given back at once (debited + credited, ledger complete, balance
+ *   unchanged); otherwise the rejection is the answer.
+ */
+export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
+  const { bookingId, studentId } = request;
+  await lockBooking(tx, bookingId);
+
+  const ledger = await ledgerOfBooking(tx, bookingId);
+  if (ledger.debit) {
+    await announceDebit(tx, ledger.debit, deps.clock());
+    return { kind: 'debited', packageId: ledger.debit.packageId, lessonsLeft: ledger.debit.lessonsLeftAfter, replayed: true, creditedAtOnce: false };
+  }
+  const rejected = await findDebitRejection(tx, bookingId);
+  if (rejected) {
+    await announceRejection(tx, bookingId, rejected.studentId, rejected.reason, deps.clock());
+    return { kind: 'rejected', reason: rejected.reason, replayed: true };
+  }
+
+  const now = deps.clock();
+  const pkg = await debitOneLesson(tx, { studentId, packageId: request.packageId, now });
+  if (!pkg) {
+    await expireOverdue(tx, { now, studentId });
+    const reason = debitRejectionReason(await packagesOfStudent(tx, studentId), now, request.packageId);
+    await recordDebitRejection(tx, { bookingId, studentId, reason }, now);
+    await announceRejection(tx, bookingId, studentId, reason, now);
+    return { kind: 'rejected', reason, replayed: false };
+  }
+
+  const debit: LedgerEntry = { bookingId, kind: 'debit', packageId: pkg.id, studentId, lessonsLeftAfter: pkg.lessonsLeft, createdAt: now };
+  await appendLedgerEntry(tx, debit);
+  if (pkg.status === 'depleted') {
+    await recordEvent(tx, { type: 'billing.package.depleted', aggregateId: pkg.id, payload: packageEventPayload(pkg), occurredAt: now });
+  }
+  await announceDebit(tx, debit, now);
+
+  const canceled = await findCanceledBooking(tx, bookingId);
+  if (canceled) {
+    deps.logger.info({ bookingId, source: canceled.source }, 'debit requested for a booking already canceled; giving the lesson back at once');
+    await giveLessonBack(tx, debit, now);
+    return { kind: 'debited', packageId: pkg.id, lessonsLeft: pkg.lessonsLeft, replayed: false, creditedAtOnce: true };
+  }
+  return { kind: 'debited', packageId: pkg.id, lessonsLeft: pkg.lessonsLeft, replayed: false, creditedAtOnce: false };
+}
+
+export type CreditOutcome = 'credited' | 'already_credited' | 'not_refundable' | 'remembered';
+
+/**
+ * booking.canceled (and booking.rejected, which is a refundable "cancel" of a booking that was
+ * never confirmed) → give the booking's lesson back once.
+ *
+ * - Credited when the booking was debited, not yet credited, and the cancel is refundable — or
+ *   the booking was never confirmed (a student is never charged for a booking that did not happen).
+ * - Twice: the ledger already has the credit (UNIQUE booking_id, kind) → nothing.
+ * - Early (before its debit): remembered as a tombstone; the later debit request is settled by
+ *   `debitLessonForBooking` so the end balance is unchanged.
+ */
+export async function creditLessonForBooking(tx: Tx, cancel: CanceledBooking, deps: Deps): Promise<CreditOutcome> {
+  await lockBooking(tx, cancel.bookingId);
+  const now = deps.clock();
+  await rememberCanceledBooking(tx, cancel, now);
+  const ledger = await ledgerOfBooking(tx, cancel.bookingId);
+  if (!ledger.debit) return 'remembered';
+  if (ledger.credit) return 'already_credited';
+  if (!cancel.refundable && cancel.wasConfirmed) return 'not_refundable';
+  await giveLessonBack(tx, ledger.debit, now);
+  return 'credited';
+}
+
+async function giveLessonBack(tx: Tx, debit: LedgerEntry, now: Date): Promise<void> {
+  const { pkg, previousStatus } = await creditOneLesson(tx, debit.packageId, now);
+  await appendLedgerEntry(tx, { ...debit, kind: 'credit', lessonsLeftAfter: pkg.lessonsLeft, createdAt: now });
+  await recordEvent(tx, {
+    type: 'billing.lesson.credited',
+    aggregateId: debit.bookingId,
+    payload: { bookingId: debit.bookingId, packageId: pkg.id, studentId: debit.studentId, lessonsLeft: pkg.lessonsLeft },
+    occurredAt: now,
+  });
+  if (previousStatus === 'depleted' && pkg.status === 'expired') {
+    await writeAudit(tx, {
+      actor: systemActor,
+      action: 'package.expired',
+      target: `package:${pkg.id}`,
+      before: { ...packageView(pkg), status: previousStatus, lessonsLeft: pkg.lessonsLeft - 1 },
+      after: packageView(pkg),
+      at: now,
+    });
+    await recordEvent(tx, { type: 'billing.package.expired', aggregateId: pkg.id, payload: packageEventPayload(pkg), occurredAt: now });
+  }
+}
+
+async function announceDebit(tx: Tx, debit: LedgerEntry, now: Date): Promise<void> {
+  await recordEvent(tx, {
+    type: 'billing.lesson.debited',
+    aggregateId: debit.bookingId,
+    payload: { bookingId: debit.bookingId, packageId: debit.packageId, studentId: debit.studentId, lessonsLeft: debit.lessonsLeftAfter },
+    occurredAt: now,
+  });
+}
+
+async function announceRejection(tx: Tx, bookingId: string, studentId: string, reason: DebitRejectReason, now: Date): Promise<void> {
+  await recordEvent(tx, { type: 'billing.lesson.debit_rejected', aggregateId: bookingId, payload: { bookingId, studentId, reason }, occurredAt: now });
+}

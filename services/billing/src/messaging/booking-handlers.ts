@@ -1,0 +1,39 @@
+import type { EventHandlers } from '@guitaronline/messaging';
+import { prom, type Logger, type Registry } from '@guitaronline/platform';
+import { creditLessonForBooking, debitLessonForBooking } from '../domain/booking-ledger';
+import type { Clock } from '../domain/clock';
+
+/**
+ * What billing does with booking events. Each runs in the consumer's transaction with the inbox
+ * row (a redelivered message is skipped); the ledger makes the effects idempotent per booking
+ * as well, whatever message id a repeat arrives under. Early/late/twice for each is spelled out
+ * on the use cases (domain/booking-ledger.ts).
+ */
+export function bookingHandlers(deps: { clock: Clock; logger: Logger; metrics?: Registry }): EventHandlers {
+  const outcomes = deps.metrics
+    ? new prom.Counter({
+        name: 'billing_booking_outcomes_total',
+        help: 'Outcomes of booking events in billing (debited, rejected, replayed, credited, ...)',
+        labelNames: ['event', 'outcome'],
+        registers: [deps.metrics],
+      })
+    : undefined;
+  return {
+    // twice/re-requested: same answer again, no second debit; after a cancel: costs nothing
+    'booking.confirmation_requested': async (trx, event) => {
+      const outcome = await debitLessonForBooking(trx, event.payload, deps);
+      outcomes?.inc({ event: event.type, outcome: outcome.replayed ? `${outcome.kind}_replayed` : outcome.kind });
+    },
+    // early: tombstone; twice: one credit; non-refundable cancel of a confirmed booking: no credit
+    'booking.canceled': async (trx, event) => {
+      const { bookingId, refundable, wasConfirmed } = event.payload;
+      const outcome = await creditLessonForBooking(trx, { bookingId, refundable, wasConfirmed, source: 'booking.canceled' }, deps);
+      outcomes?.inc({ event: event.type, outcome });
+    },
+    // booking gave up on the booking (e.g. its watchdog): if billing had debited it, the lesson goes back
+    'booking.rejected': async (trx, event) => {
+      const outcome = await creditLessonForBooking(trx, { bookingId: event.payload.bookingId, refundable: true, wasConfirmed: false, source: 'booking.rejected' }, deps);
+      outcomes?.inc({ event: event.type, outcome });
+    },
+  };
+}

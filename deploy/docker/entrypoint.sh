@@ -17,6 +17,10 @@ case "${SERVICE:-}" in
   provision)
     exec node --enable-source-maps scripts/provision.js
     ;;
+  *[!a-z0-9_-]*)
+    echo "entrypoint: bad SERVICE '${SERVICE}'; use gateway, provision or one of: $(ls services | tr '\n' ' ')" >&2
+    exit 64
+    ;;
   *)
     entry="services/${SERVICE}/dist/src/main.js"
     if [ ! -f "$entry" ]; then

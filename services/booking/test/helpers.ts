@@ -39,9 +39,14 @@ export interface Harness {
   close: () => Promise<void>;
 }
 
-export async function startHarness(options: { epochOffsetMs: number; env?: Record<string, string> }): Promise<Harness> {
+/**
+ * Starts booking in-process with its own token issuer, clock and (unless given) isolated bus.
+ * Two instances on one database are replicas sharing an outbox: give the second the first's
+ * `bus`, or their events would leave through either exchange.
+ */
+export async function startHarness(options: { epochOffsetMs: number; env?: Record<string, string>; bus?: Harness['bus'] }): Promise<Harness> {
   const issuer = await startTestIssuer();
-  const bus = isolatedBus();
+  const bus = options.bus ?? isolatedBus();
   const clock = testClock(options.epochOffsetMs);
   const capture = await captureMessages(bus.EVENTS_EXCHANGE);
   const svc = await start(
@@ -128,7 +133,7 @@ export async function startHarness(options: { epochOffsetMs: number; env?: Recor
       await capture.close();
       await svc.stop();
       await issuer.close();
-      await deleteBus(bus, ['booking']);
+      if (!options.bus) await deleteBus(bus, ['booking']);
     },
   };
 }
@@ -153,4 +158,43 @@ export async function confirmedBooking(h: Harness, options: { inMs?: number; stu
     return res.body.status === 'confirmed' ? res.body : undefined;
   });
   return { booking, student, slot, packageId };
+}
+
+/**
+ * A private database with booking's schema, for a test file whose clock runs ahead and whose
+ * hold sweep / confirm watchdog act on every row: there it can never touch another suite's
+ * bookings. Dropped by `drop()`.
+ */
+export async function isolatedDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+  const { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService } = await import('@guitaronline/platform');
+  const { migrations } = await import('../migrations');
+  const base = new URL(testInfra().databaseUrl);
+  const name = `guitaronline_test_booking_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+  const url = new URL(base.toString());
+  url.pathname = `/${name}`;
+  await ensureDatabase(url.toString());
+  const admin = adminDb(url.toString());
+  try {
+    await admin.raw('create extension if not exists btree_gist');
+    await ensureServiceSchema(admin, 'booking');
+  } finally {
+    await admin.destroy();
+  }
+  const db = createServiceDb({ databaseUrl: url.toString(), schema: 'booking', pool: { min: 0, max: 1 } });
+  try {
+    await migrateService(db, 'booking', migrations);
+  } finally {
+    await db.destroy();
+  }
+  return {
+    url: url.toString(),
+    async drop() {
+      const server = adminDb(base.toString());
+      try {
+        await server.raw(`drop database if exists ${name} with (force)`);
+      } finally {
+        await server.destroy();
+      }
+    },
+  };
 }

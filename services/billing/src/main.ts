@@ -91,10 +91,17 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     idempotencyTtlHours: config.BILLING_IDEMPOTENCY_TTL_HOURS,
   });
   const server = app.listen(config.PORT, config.HOST);
-  await new Promise<void>((resolve, reject) => {
-    server.once('listening', resolve);
-    server.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('listening', resolve);
+      server.once('error', reject);
+    });
+  } catch (err) {
+    await sweeper.stop();
+      await messaging.stop().catch(() => undefined);
+    await db.destroy();
+    throw err;
+  }
   const { port } = server.address() as AddressInfo;
   logger.info({ port }, 'billing listening');
 

@@ -370,6 +370,20 @@ describe('billing service', () => {
       expect((await service.db('package_ledger').where({ booking_id: request.bookingId })).map((r) => r.kind).sort()).toEqual(['credit', 'debit']);
     });
 
+    test('when a lesson is given back to a depleted package whose expiry has passed meanwhile, then the balance is restored and the package is expired, not active', async () => {
+      const studentId = randomUUID();
+      const pkg = await createPackage(studentId, { lessonsTotal: 1, expiresAt: new Date(clock().getTime() + HOUR).toISOString() });
+      const request = confirmationRequest(studentId);
+      await publisher.publish('booking.confirmation_requested', request);
+      await outcomeOf(request.bookingId);
+      clock.advance(2 * HOUR);
+      const cancel = await publisher.publish('booking.canceled', canceled(request, { canceledBy: 'teacher' }));
+      await consumed(cancel.id);
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 1, status: 'expired' });
+      await eventually(() => eventsFor('billing.package.expired', pkg.id, 'packageId').length === 1);
+      expect(await service.db('audit_log').where({ target: `package:${pkg.id}`, action: 'package.expired' })).toHaveLength(1);
+    });
+
     test('when a non-refundable cancel of a confirmed booking arrives, then no lesson is given back', async () => {
       const studentId = randomUUID();
       const pkg = await createPackage(studentId);

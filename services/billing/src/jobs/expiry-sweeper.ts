@@ -25,6 +25,8 @@ export function startExpirySweeper(deps: BillingDeps, options: { intervalMs: num
   };
   const timer = options.intervalMs > 0 ? setInterval(tick, options.intervalMs) : undefined;
   timer?.unref();
+  // catch up at start-up with whatever became overdue while no replica was running
+  if (timer) setImmediate(tick);
   return {
     /** One sweep now (tests, and the first run at start-up). */
     runOnce,

@@ -40,12 +40,11 @@ export async function startStubUpstream(
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
-  if (options.openapi) {
-    const doc = options.openapi;
-    app.get('/openapi.json', (_req, res) => {
-      res.json(doc);
-    });
-  }
+  const doc = options.openapi;
+  app.get('/openapi.json', (_req, res) => {
+    if (doc) res.json(doc);
+    else res.status(404).json({ code: 'not_found' });
+  });
   if (options.issuer) {
     const jwksUrl = options.issuer.jwksUrl;
     app.get('/.well-known/jwks.json', async (_req, res) => {

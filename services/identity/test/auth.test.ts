@@ -152,6 +152,21 @@ describe('refresh token rotation', () => {
     expectProblem(await refresh(refreshToken), 401, 'invalid_refresh_token');
   });
 
+  it('when refresh tokens expired more than a day ago, then the purge removes them and leaves live ones', async () => {
+    const { purgeExpiredTokens } = await import('../src/data/refresh-token-repository');
+    const { email, user } = await register(url);
+    clock.advance(-32 * 86_400_000);
+    const old = await login(url, email);
+    clock.set(new Date());
+    const live = await login(url, email);
+    await purgeExpiredTokens(identity.db, new Date(Date.now() - 86_400_000));
+    const left = await identity.db('refresh_tokens').where({ user_id: user.id }).count({ n: '*' });
+    expect(left).toEqual([{ n: '1' }]);
+    expect(await identity.db('refresh_token_families').where({ user_id: user.id }).count({ n: '*' })).toEqual([{ n: '1' }]);
+    expectProblem(await refresh(old.refreshToken), 401, 'invalid_refresh_token');
+    expect((await refresh(live.refreshToken)).status).toBe(200);
+  });
+
   it('when a user logs out, then 204 and the refresh token no longer works; logging out again or with an unknown token is also 204', async () => {
     const { accessToken, refreshToken } = await signUp(url);
     const rotated = (await refresh(refreshToken)).body;
@@ -236,6 +251,24 @@ describe('signing keys', () => {
     const { user, accessToken } = await signUp(url, 'teacher');
     const principal = await verifyAccessToken(accessToken, jwksKeyResolver(`${url}/.well-known/jwks.json`));
     expect(principal).toEqual({ userId: user.id, role: 'teacher', email: user.email });
+  });
+
+  it('when JWT_PRIVATE_KEY and JWT_KEY_ID are configured, then identity signs with that key and publishes only it', async () => {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+    const configured = await startIdentity(bus, { JWT_PRIVATE_KEY: pem.replace(/\n/g, '\\n'), JWT_KEY_ID: 'configured-key-1' });
+    try {
+      const { email } = await register(configured.url);
+      const { accessToken } = await login(configured.url, email);
+      expect(jwt.decode(accessToken, { complete: true })!.header.kid).toBe('configured-key-1');
+      const jwks = await request(configured.url).get('/.well-known/jwks.json');
+      expect(jwks.body.keys.map((k: { kid: string }) => k.kid)).toEqual(['configured-key-1']);
+      // the token verifies with the configured public key, so it was really signed by it
+      const { createPublicKey } = await import('node:crypto');
+      expect(() => jwt.verify(accessToken, createPublicKey(privateKey), { algorithms: ['ES256'] })).not.toThrow();
+    } finally {
+      await configured.stop();
+    }
   });
 
   it('when identity restarts, then it keeps signing with the same persisted key', async () => {

@@ -39,7 +39,7 @@ export async function saveTeacherProfile(db: Db, profile: TeacherProfile, now: D
       timezone: profile.timezone,
       created_at: now,
       updated_at: now,
-    } as never)
+    })
     .onConflict('teacher_id')
     .merge(['display_name', 'bio', 'instruments', 'timezone', 'updated_at'])
     .returning('*');

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, type TestIssuer } from '@guitaronline/testing';
 import { start, type BillingService } from '../src/main';
-import { bookingPublisher, http, manualClock, queueDepth } from './helpers';
+import { migrations } from '../migrations';
+import { bookingPublisher, http, isolatedDatabase, manualClock, queueDepth } from './helpers';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -10,6 +11,7 @@ describe('billing service', () => {
   const bus = isolatedBus();
   const clock = manualClock();
   let issuer: TestIssuer;
+  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
   let service: BillingService;
   let publisher: Awaited<ReturnType<typeof bookingPublisher>>;
   let capture: Awaited<ReturnType<typeof captureMessages>>;
@@ -17,8 +19,9 @@ describe('billing service', () => {
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
+    database = await isolatedDatabase('billing', migrations);
     service = await start(
-      testEnv({ ...bus, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''), BILLING_EXPIRY_SWEEP_INTERVAL_MS: '0' }),
+      testEnv({ ...bus, DATABASE_URL: database.url, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''), BILLING_EXPIRY_SWEEP_INTERVAL_MS: '0' }),
       { clock },
     );
     publisher = await bookingPublisher(bus.EVENTS_EXCHANGE);
@@ -31,6 +34,7 @@ describe('billing service', () => {
     await service?.stop();
     await issuer?.close();
     await deleteBus(bus, ['billing']);
+    await database?.drop();
   });
 
   beforeEach(() => clock.set(new Date()));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
+import { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService, type Migration } from '@guitaronline/platform';
 import { testInfra } from '@guitaronline/testing';
 
 /** A clock the test moves by hand (time rules are tested without sleeping). */
@@ -74,4 +75,40 @@ export async function queueDepth(queue: string): Promise<number> {
   } finally {
     await connection.close().catch(() => undefined);
   }
+}
+
+/**
+ * A private database with this service's schema for one test file. Two instances of a service
+ * on one schema share its outbox, so either relay could publish the other's events to the other
+ * suite's exchange; and this file's clock runs ahead and sweeps every row. Dropped by `drop()`.
+ */
+export async function isolatedDatabase(schema: string, migrations: Record<string, Migration>): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = new URL(testInfra().databaseUrl);
+  const name = `guitaronline_test_${schema}_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
+  const url = new URL(base.toString());
+  url.pathname = `/${name}`;
+  await ensureDatabase(url.toString());
+  const admin = adminDb(url.toString());
+  try {
+    await ensureServiceSchema(admin, schema);
+  } finally {
+    await admin.destroy();
+  }
+  const db = createServiceDb({ databaseUrl: url.toString(), schema, pool: { min: 0, max: 1 } });
+  try {
+    await migrateService(db, schema, migrations);
+  } finally {
+    await db.destroy();
+  }
+  return {
+    url: url.toString(),
+    async drop() {
+      const server = adminDb(base.toString());
+      try {
+        await server.raw(`drop database if exists ${name} with (force)`);
+      } finally {
+        await server.destroy();
+      }
+    },
+  };
 }

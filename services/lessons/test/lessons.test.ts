@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, type TestIssuer } from '@guitaronline/testing';
 import { start, type LessonsService } from '../src/main';
-import { bookingPublisher, http, manualClock, queueDepth } from './helpers';
+import { migrations } from '../migrations';
+import { bookingPublisher, http, isolatedDatabase, manualClock, queueDepth } from './helpers';
 
 const HOUR = 3_600_000;
 
@@ -9,13 +10,15 @@ describe('lessons service', () => {
   const bus = isolatedBus();
   const clock = manualClock();
   let issuer: TestIssuer;
+  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
   let service: LessonsService;
   let publisher: Awaited<ReturnType<typeof bookingPublisher>>;
   let capture: Awaited<ReturnType<typeof captureMessages>>;
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    service = await start(testEnv({ ...bus, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', '') }), { clock });
+    database = await isolatedDatabase('lessons', migrations);
+    service = await start(testEnv({ ...bus, DATABASE_URL: database.url, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', '') }), { clock });
     publisher = await bookingPublisher(bus.EVENTS_EXCHANGE);
     capture = await captureMessages(bus.EVENTS_EXCHANGE, 'lesson.#');
   });
@@ -26,6 +29,7 @@ describe('lessons service', () => {
     await service?.stop();
     await issuer?.close();
     await deleteBus(bus, ['lessons']);
+    await database?.drop();
   });
 
   beforeEach(() => clock.set(new Date()));

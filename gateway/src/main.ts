@@ -103,6 +103,8 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       requestTimeout: config.HTTP_REQUEST_TIMEOUT_MS,
       headersTimeout: config.HTTP_HEADERS_TIMEOUT_MS,
       keepAliveTimeout: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      // how often node looks for requests past those limits (default 30 s would blur them)
+      connectionsCheckingInterval: Math.min(1_000, Math.ceil(config.HTTP_HEADERS_TIMEOUT_MS / 2)),
     },
     handler,
   );

@@ -21,7 +21,9 @@ export interface StubUpstream {
   /** API requests seen (not /health, /openapi.json, the JWKS). */
   seen: SeenRequest[];
   /** how the stub answers API requests */
-  mode: 'echo' | 'fail500' | 'hang';
+  mode: 'echo' | 'fail500' | 'fail401' | 'hang';
+  /** requests left unanswered ('hang') whose connection the gateway then closed */
+  abandoned: number;
   stop(): Promise<void>;
   /** listen again on the same port after stop() */
   restart(): Promise<void>;
@@ -36,7 +38,7 @@ export async function startStubUpstream(
   options: { issuer?: TestIssuer; openapi?: Record<string, unknown>; port?: number } = {},
 ): Promise<StubUpstream> {
   const app = express();
-  const stub = { name, seen: [] as SeenRequest[], mode: 'echo' as StubUpstream['mode'] };
+  const stub = { name, seen: [] as SeenRequest[], mode: 'echo' as StubUpstream['mode'], abandoned: 0 };
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -63,8 +65,11 @@ export async function startStubUpstream(
       bodySha256: createHash('sha256').update(body).digest('hex'),
     };
     stub.seen.push(seen);
-    if (stub.mode === 'hang') return; // never answers
-    res.status(stub.mode === 'fail500' ? 500 : 200).json({ service: name, ...seen });
+    if (stub.mode === 'hang') {
+      res.on('close', () => stub.abandoned++); // never answers; counts the gateway giving up
+      return;
+    }
+    res.status(stub.mode === 'fail500' ? 500 : stub.mode === 'fail401' ? 401 : 200).json({ service: name, ...seen });
   });
 
   let server: Server = http.createServer(app);

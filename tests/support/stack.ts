@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { deleteBus, isolatedBus, testEnv } from '@guitaronline/testing';
+import knexFactory from 'knex';
+import { deleteBus, isolatedBus, testEnv, testInfra } from '@guitaronline/testing';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { provision } = require('../../scripts/provision-lib') as { provision(o: { databaseUrl: string; services?: string[] }): Promise<string[]> };
 import { start as startIdentity } from '../../services/identity/src/main';
 import { runCreateAdmin } from '../../services/identity/src/cli/create-admin';
 import { start as startBooking } from '../../services/booking/src/main';
@@ -19,6 +22,31 @@ interface Stopper {
 }
 
 /**
+ * A private database for one suite, provisioned with the given services' roles, schemas and
+ * (built) migrations. Instances of a service on one schema are replicas sharing an outbox, so
+ * suites that start the same service must not share a database.
+ */
+export async function privateDatabase(services: string[]) {
+  const url = new URL(testInfra().databaseUrl);
+  const name = `gotest_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
+  url.pathname = `/${name}`;
+  await provision({ databaseUrl: url.toString(), services });
+  return {
+    url: url.toString(),
+    async drop() {
+      const server = new URL(url);
+      server.pathname = '/postgres';
+      const admin = knexFactory({ client: 'pg', connection: server.toString(), pool: { min: 0, max: 1 } });
+      try {
+        await admin.raw(`drop database if exists ${name} with (force)`);
+      } finally {
+        await admin.destroy();
+      }
+    },
+  };
+}
+
+/**
  * The booking saga's services (identity, booking, billing, lessons) and the gateway, started
  * in-process on port 0 against the real Postgres, RabbitMQ and Redis, on a private event bus.
  */
@@ -26,7 +54,8 @@ export async function startSagaStack(options: { env?: Record<string, string> } =
   const bus = isolatedBus();
   const time = controllableClock();
   const started: Stopper[] = [];
-  const base = { ...bus, ...options.env };
+  const database = await privateDatabase(['identity', 'booking', 'billing', 'lessons']);
+  const base = { ...bus, DATABASE_URL: database.url, ...options.env };
   try {
     const identity = await startIdentity(testEnv(base), { clock: time.clock });
     started.push(identity);
@@ -69,10 +98,12 @@ export async function startSagaStack(options: { env?: Record<string, string> } =
       async stop() {
         for (const s of started.reverse()) await s.stop().catch(() => undefined);
         await deleteBus(bus, ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin']);
+        await database.drop();
       },
     };
   } catch (err) {
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
+    await database.drop().catch(() => undefined);
     throw err;
   }
 }

@@ -1,0 +1,197 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench:saga — drives the booking saga through the gateway with concurrent students:
+// identity, booking, billing, lessons and the gateway run in this process (built dist) against
+// the local Postgres/RabbitMQ/Redis on a private exchange. For each saga: hold, then confirm;
+// latency is measured from sending the confirm to the `booking.confirmed` event and to the
+// `lesson.created` event reaching a listener on the exchange.
+//  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
+//  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
+const { randomUUID } = require('node:crypto');
+const path = require('node:path');
+const amqp = require('amqplib');
+
+const root = path.resolve(__dirname, '..');
+const RATE = Number(process.env.BENCH_RATE || 50);
+const SECONDS = Number(process.env.BENCH_SECONDS || 10);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY || 64);
+const HOUR = 3_600_000;
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
+};
+const f = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
+
+async function main() {
+  const id = Math.random().toString(36).slice(2, 8);
+  const bus = { EVENTS_EXCHANGE: `bench.${id}.events`, EVENTS_QUEUE_PREFIX: `b${id}.` };
+  const base = {
+    ...process.env,
+    ...bus,
+    APP_ENV: 'test',
+    LOG_LEVEL: 'warn',
+    BCRYPT_COST: '4',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATABASE_URL: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/guitaronline',
+  };
+  const { provision } = require('./provision-lib');
+  await provision({ databaseUrl: base.DATABASE_URL });
+  const load = (p) => require(path.join(root, p));
+  const started = [];
+  const identity = await load('services/identity/dist/src/main.js').start(base);
+  started.push(identity);
+  const env = { ...base, IDENTITY_URL: identity.url };
+  for (const name of ['booking', 'billing', 'lessons']) started.push(await load(`services/${name}/dist/src/main.js`).start(env));
+  const [, booking, billing, lessons] = started;
+  const gateway = await load('gateway/dist/src/main.js').start({
+    ...env,
+    BOOKING_URL: booking.url,
+    BILLING_URL: billing.url,
+    LESSONS_URL: lessons.url,
+    AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-bench-${id}`,
+    AUTH_RATE_LIMIT_REGISTER_REQUESTS: '1000000',
+    AUTH_RATE_LIMIT_LOGIN_REQUESTS: '1000000',
+    API_RATE_LIMIT_REQUESTS: '100000000',
+  });
+  started.push(gateway);
+
+  const call = async (method, p, token, body, headers = {}) => {
+    const res = await fetch(`${gateway.url}${p}`, {
+      method,
+      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}), ...headers },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  };
+  const register = async (role) => {
+    const email = `${role}-${randomUUID()}@bench.test`;
+    const reg = await call('POST', '/api/v1/identity/auth/register', null, { email, password: 'bench-password-1', fullName: 'Bench', role });
+    const login = await call('POST', '/api/v1/identity/auth/login', null, { email, password: 'bench-password-1' });
+    return { id: reg.body.id, token: login.body.accessToken };
+  };
+
+  // listener for the saga's end events
+  const conn = await amqp.connect(base.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672');
+  const ch = await conn.createChannel();
+  await ch.assertExchange(bus.EVENTS_EXCHANGE, 'topic', { durable: true });
+  const { queue } = await ch.assertQueue('', { exclusive: true });
+  await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'booking.confirmed');
+  await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'lesson.created');
+  await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'booking.rejected');
+  const confirmSent = new Map();
+  const toConfirmed = [];
+  const toLesson = [];
+  let rejected = 0;
+  await ch.consume(
+    queue,
+    (msg) => {
+      const ev = JSON.parse(msg.content.toString());
+      const t0 = confirmSent.get(ev.payload.bookingId);
+      if (t0 === undefined) return;
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (ev.type === 'booking.confirmed') toConfirmed.push(ms);
+      else if (ev.type === 'lesson.created') toLesson.push(ms);
+      else rejected += 1;
+    },
+    { noAck: true },
+  );
+
+  // fixtures: admin for packages, teachers with many slots, students with large packages
+  const { runCreateAdmin } = load('services/identity/dist/src/cli/create-admin.js');
+  const adminEmail = `admin-${id}@bench.test`;
+  await runCreateAdmin(['--email', adminEmail, '--password', 'bench-password-1'], base, { out: () => undefined, err: () => undefined });
+  const admin = (await call('POST', '/api/v1/identity/auth/login', null, { email: adminEmail, password: 'bench-password-1' })).body.accessToken;
+  const students = await Promise.all(Array.from({ length: CONCURRENCY }, () => register('student')));
+  await Promise.all(
+    students.map((s) =>
+      call('POST', '/api/v1/billing/packages', admin, { studentId: s.id, lessonsTotal: 1000, expiresAt: new Date(Date.now() + 365 * 24 * HOUR).toISOString(), priceCents: 1, currency: 'EUR' }),
+    ),
+  );
+  const teachers = await Promise.all(Array.from({ length: 20 }, () => register('teacher')));
+  const slotPool = [];
+  let hourIndex = 0;
+  const makeSlots = async (total) => {
+    for (let done = 0; done < total; done += 50) await makeSlotBatch(Math.min(50, total - done));
+  };
+  const makeSlotBatch = async (count) => {
+    const batch = [];
+    for (let i = 0; i < count; i += 1) {
+      const teacher = teachers[hourIndex % teachers.length];
+      const startAt = new Date(Date.now() + 48 * HOUR + Math.floor(hourIndex++ / teachers.length) * HOUR);
+      startAt.setUTCMinutes(0, 0, 0);
+      batch.push(call('POST', '/api/v1/scheduling/slots', teacher.token, { startAt: startAt.toISOString(), endAt: new Date(startAt.getTime() + HOUR - 60_000).toISOString() }));
+    }
+    for (const r of await Promise.all(batch)) if (r.status === 201) slotPool.push(r.body.id);
+  };
+  await makeSlots(Math.max(RATE, 200) * SECONDS * 1.5 + CONCURRENCY);
+
+  let errors = 0;
+  let sagas = 0;
+  const saga = async (student) => {
+    const slotId = slotPool.pop();
+    if (!slotId) return;
+    const hold = await call('POST', '/api/v1/booking/hold', student.token, { slotId });
+    if (hold.status !== 201) {
+      errors += 1;
+      return;
+    }
+    confirmSent.set(hold.body.id, process.hrtime.bigint());
+    const confirm = await call('POST', `/api/v1/booking/${hold.body.id}/confirm`, student.token, {});
+    if (confirm.status >= 300) errors += 1;
+    sagas += 1;
+  };
+  const settle = async (expected) => {
+    const deadline = Date.now() + 30_000;
+    while (toLesson.length + rejected < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  };
+
+  // phase 1: fixed rate
+  const t1 = Date.now();
+  const inflight = [];
+  for (let i = 0; i < RATE * SECONDS; i += 1) {
+    const due = t1 + (i * 1000) / RATE;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    inflight.push(saga(students[i % students.length]));
+  }
+  await Promise.all(inflight);
+  await settle(sagas);
+  const phase1 = { sagas, errors, rejected, confirmed: [...toConfirmed], lesson: [...toLesson] };
+
+  // phase 2: saturate
+  toConfirmed.length = 0;
+  toLesson.length = 0;
+  sagas = 0;
+  errors = 0;
+  rejected = 0;
+  const t2 = Date.now();
+  const stopAt = t2 + SECONDS * 1000;
+  await Promise.all(
+    students.map(async (s) => {
+      while (Date.now() < stopAt && slotPool.length) await saga(s);
+    }),
+  );
+  const sent = sagas;
+  await settle(sent);
+  const elapsed = (Date.now() - t2) / 1000;
+
+  console.log(`\nphase 1: ${RATE} sagas/s offered for ${SECONDS} s — ${phase1.sagas} sagas, ${phase1.errors} HTTP errors, ${phase1.rejected} rejected`);
+  console.log(`  confirm → booking.confirmed  p50 ${f(pct(phase1.confirmed, 50))} ms  p95 ${f(pct(phase1.confirmed, 95))} ms  p99 ${f(pct(phase1.confirmed, 99))} ms  (n=${phase1.confirmed.length})`);
+  console.log(`  confirm → lesson.created     p50 ${f(pct(phase1.lesson, 50))} ms  p95 ${f(pct(phase1.lesson, 95))} ms  p99 ${f(pct(phase1.lesson, 99))} ms  (n=${phase1.lesson.length})`);
+  console.log(`phase 2: ${CONCURRENCY} students flat out for ${SECONDS} s — ${sent} sagas, ${(toLesson.length / elapsed).toFixed(1)} completed sagas/s (to lesson.created), ${errors} HTTP errors, ${rejected} rejected`);
+  console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
+  console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);
+
+  await conn.close();
+  for (const s of started.reverse()) await s.stop();
+  // the services' pools and timers are closed; exit in case a library keeps a handle
+  process.exit(0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -33,7 +33,7 @@ async function main() {
   process.stdout.write(`starting ${services.map((s) => s.name).join(', ')}\n`);
   const { result } = concurrently(
     services.map((s) => ({ name: s.name, command: `node ${s.entry}`, env: process.env, cwd: root })),
-    { prefix: 'name', padPrefix: true, killOthers: ['failure'], prefixColors: 'auto', handleInput: false },
+    { prefix: 'name', padPrefix: true, killOthersOn: ['failure'], prefixColors: 'auto', handleInput: false },
   );
   result.then(
     () => process.exit(0),

@@ -1,18 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { eventually, sleep } from '@guitaronline/testing';
-import { DAY, MINUTE, eventsFor, isolatedDatabase, startHarness, type Harness } from './helpers';
+import { DAY, MINUTE, awaitEvents, eventsFor, startHarness, type Harness } from './helpers';
 
-// This file moves its clock and sweeps every row: it runs against a database of its own.
-let database: Awaited<ReturnType<typeof isolatedDatabase>>;
 let h: Harness;
 
 beforeAll(async () => {
-  database = await isolatedDatabase();
-  h = await startHarness({ epochOffsetMs: 0, env: { DATABASE_URL: database.url, BOOKING_CONFIRM_TIMEOUT_SECONDS: '30', BOOKING_CONFIRM_MAX_REQUESTS: '3' } });
+  h = await startHarness({ env: { BOOKING_CONFIRM_TIMEOUT_SECONDS: '30', BOOKING_CONFIRM_MAX_REQUESTS: '3' } });
 });
 afterAll(async () => {
   await h?.close();
-  await database?.drop();
 });
 
 const hold = (token: string, slotId: string) => h.api('POST', '/api/v1/booking/hold', { token, body: { slotId } });
@@ -37,10 +33,7 @@ describe('hold expiry', () => {
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ expired: 1 });
     expect(await statusOf(held.body.id, student.token)).toBe('expired');
-    const [event] = await eventually(() => {
-      const found = eventsFor(h, 'booking.expired', held.body.id);
-      return found.length ? found : undefined;
-    });
+    const [event] = await awaitEvents(h, 'booking.expired', held.body.id);
     expect(event.payload).toEqual({ bookingId: held.body.id, slotId: slot.id, studentId: student.id, teacherId: slot.teacher.id });
     expect(event.correlationId).toBe(held.headers.get('x-request-id'));
     expect((await hold(h.user('student').token, slot.id)).status).toBe(201);
@@ -80,11 +73,8 @@ describe('hold expiry', () => {
   });
 
   test('when the background sweep runs with a fractional BOOKING_HOLD_MINUTES, then a run-out hold is expired without any request', async () => {
-    const swept = await startHarness({
-      epochOffsetMs: 0,
-      env: { DATABASE_URL: database.url, BOOKING_HOLD_MINUTES: '0.5', BOOKING_HOLD_SWEEP_INTERVAL_MS: '100' },
-      bus: h.bus,
-    });
+    // a replica of h (same database and bus) with a fast sweep and 30-second holds
+    const swept = await startHarness({ env: { BOOKING_HOLD_MINUTES: '0.5', BOOKING_HOLD_SWEEP_INTERVAL_MS: '100' }, bus: h.bus, database: h.database });
     try {
       swept.clock.advance(h.clock.now().getTime() - swept.clock.now().getTime());
       const student = swept.user('student');
@@ -122,20 +112,14 @@ describe('the confirm watchdog', () => {
     expect(await h.svc.runWatchdog()).toEqual({ reRequested: 1, rejected: 0 });
     h.clock.advance(31_000);
     expect(await h.svc.runWatchdog()).toEqual({ reRequested: 1, rejected: 0 });
-    const requests = await eventually(() => {
-      const found = eventsFor(h, 'booking.confirmation_requested', booking.id);
-      return found.length === 3 ? found : undefined;
-    });
+    const requests = await awaitEvents(h, 'booking.confirmation_requested', booking.id, 3);
     expect(requests.map((e) => e.payload.attempt)).toEqual([1, 2, 3]);
     expect(requests.every((e) => e.correlationId === requestId)).toBe(true);
     expect(await statusOf(booking.id, student.token)).toBe('confirming');
     h.clock.advance(31_000);
     expect(await h.svc.runWatchdog()).toEqual({ reRequested: 0, rejected: 1 });
     expect((await h.api('GET', `/api/v1/booking/${booking.id}`, { token: student.token })).body).toMatchObject({ status: 'rejected', rejectReason: 'confirmation_timeout' });
-    const [rejected] = await eventually(() => {
-      const found = eventsFor(h, 'booking.rejected', booking.id);
-      return found.length ? found : undefined;
-    });
+    const [rejected] = await awaitEvents(h, 'booking.rejected', booking.id);
     expect(rejected.payload).toMatchObject({ bookingId: booking.id, reason: 'confirmation_timeout', slotId: slot.id });
     expect(rejected.correlationId).toBe(requestId);
     expect(await metric(h, 'booking_confirm_watchdog_total', 'action="re_requested"')).toBeGreaterThanOrEqual(2);
@@ -146,10 +130,7 @@ describe('the confirm watchdog', () => {
     // billing's debit finally arrives: the lesson is given back by a compensating cancel
     const packageId = randomUUID();
     await h.publish('billing.lesson.debited', { bookingId: booking.id, packageId, lessonsLeft: 0 });
-    const [compensation] = await eventually(() => {
-      const found = eventsFor(h, 'booking.canceled', booking.id);
-      return found.length ? found : undefined;
-    });
+    const [compensation] = await awaitEvents(h, 'booking.canceled', booking.id);
     expect(compensation.payload).toMatchObject({ wasConfirmed: false, refundable: true, packageId, reason: 'debit_after_rejection' });
     expect(await statusOf(booking.id, student.token)).toBe('rejected');
   });
@@ -179,9 +160,7 @@ describe('the confirm watchdog', () => {
   });
 
   test('when the watchdog runs in the background, then a stuck booking is re-requested without anyone calling it', async () => {
-    const background = await startHarness({ epochOffsetMs: 0, env: { DATABASE_URL: database.url, BOOKING_WATCHDOG_INTERVAL_MS: '100', BOOKING_CONFIRM_TIMEOUT_SECONDS: '5' },
-      bus: h.bus,
-    });
+    const background = await startHarness({ env: { BOOKING_WATCHDOG_INTERVAL_MS: '100', BOOKING_CONFIRM_TIMEOUT_SECONDS: '5' }, bus: h.bus, database: h.database });
     try {
       background.clock.advance(h.clock.now().getTime() - background.clock.now().getTime());
       const student = background.user('student');
@@ -189,10 +168,7 @@ describe('the confirm watchdog', () => {
       const held = await background.api('POST', '/api/v1/booking/hold', { token: student.token, body: { slotId: slot.id } });
       expect((await background.api('POST', `/api/v1/booking/${held.body.id}/confirm`, { token: student.token, body: {} })).status).toBe(202);
       background.clock.advance(6_000);
-      const again = await eventually(() => {
-        const found = eventsFor(background, 'booking.confirmation_requested', held.body.id);
-        return found.length >= 2 ? found : undefined;
-      });
+      const again = await awaitEvents(background, 'booking.confirmation_requested', held.body.id, 2);
       expect(again[1].payload.attempt).toBe(2);
     } finally {
       await background.close();

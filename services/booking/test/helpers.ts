@@ -2,13 +2,11 @@ import { randomUUID } from 'node:crypto';
 import amqp from 'amqplib';
 import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, testInfra, type TestIssuer } from '@guitaronline/testing';
 import type { EventPayload, EventType } from '@guitaronline/contracts';
+import { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService } from '@guitaronline/platform';
+import { migrations } from '../migrations';
 import { start, type BookingService } from '../src/main';
 
-/**
- * A clock that runs with real time from a chosen epoch and can be moved forward. Each test
- * file starts at its own far-apart epoch: the files share one database, and a file that sweeps
- * holds or runs the watchdog with an advanced clock must never touch another file's rows.
- */
+/** A clock that runs with real time (from a chosen offset) and can be moved forward: time rules are tested without sleeping. */
 export function testClock(epochOffsetMs = 0) {
   let offset = epochOffsetMs;
   return {
@@ -26,6 +24,7 @@ export const YEAR = 365 * DAY;
 
 export interface Harness {
   svc: BookingService;
+  database: { url: string; drop: () => Promise<void> };
   issuer: TestIssuer;
   bus: ReturnType<typeof isolatedBus>;
   clock: ReturnType<typeof testClock>;
@@ -40,14 +39,19 @@ export interface Harness {
 }
 
 /**
- * Starts booking in-process with its own token issuer, clock and (unless given) isolated bus.
- * Two instances on one database are replicas sharing an outbox: give the second the first's
- * `bus`, or their events would leave through either exchange.
+ * Starts booking in-process with its own token issuer, clock, and (unless given) its own bus
+ * and its own database. A private database matters as much as a private bus: every instance
+ * on one schema shares its outbox, so another test file's relay would publish this file's
+ * events to that file's exchange. A second instance given the first's `bus` and `database`
+ * is a replica of it.
  */
-export async function startHarness(options: { epochOffsetMs: number; env?: Record<string, string>; bus?: Harness['bus'] }): Promise<Harness> {
+export async function startHarness(
+  options: { epochOffsetMs?: number; env?: Record<string, string>; bus?: Harness['bus']; database?: Harness['database'] } = {},
+): Promise<Harness> {
+  const database = options.database ?? (await isolatedDatabase());
   const issuer = await startTestIssuer();
   const bus = options.bus ?? isolatedBus();
-  const clock = testClock(options.epochOffsetMs);
+  const clock = testClock(options.epochOffsetMs ?? 0);
   const capture = await captureMessages(bus.EVENTS_EXCHANGE);
   const svc = await start(
     testEnv({
@@ -57,6 +61,7 @@ export async function startHarness(options: { epochOffsetMs: number; env?: Recor
       // background jobs are off unless a file turns them on: they act on every row of the shared database
       BOOKING_HOLD_SWEEP_INTERVAL_MS: '0',
       BOOKING_WATCHDOG_INTERVAL_MS: '0',
+      DATABASE_URL: database.url,
       ...options.env,
     }),
     { clock: clock.now, resolveKey: issuer.resolveKey },
@@ -120,6 +125,7 @@ export async function startHarness(options: { epochOffsetMs: number; env?: Recor
 
   return {
     svc,
+    database,
     issuer,
     bus,
     clock,
@@ -134,8 +140,18 @@ export async function startHarness(options: { epochOffsetMs: number; env?: Recor
       await svc.stop();
       await issuer.close();
       if (!options.bus) await deleteBus(bus, ['booking']);
+      if (!options.database) await database.drop();
     },
   };
+}
+
+/** Waits until at least `count` events of `type` about `bookingId` were published; returns them. */
+export function awaitEvents(h: Harness, type: string, bookingId: string, count = 1): Promise<any[]> {
+  return eventually(() => {
+    const found = eventsFor(h, type, bookingId);
+    if (found.length < count) throw new Error(`${found.length} of ${count} ${type} for ${bookingId}`);
+    return found;
+  });
 }
 
 /** The events of `type` captured so far that concern `bookingId`. */
@@ -161,13 +177,11 @@ export async function confirmedBooking(h: Harness, options: { inMs?: number; stu
 }
 
 /**
- * A private database with booking's schema, for a test file whose clock runs ahead and whose
- * hold sweep / confirm watchdog act on every row: there it can never touch another suite's
- * bookings. Dropped by `drop()`.
+ * A private database with booking's schema (provisioned like the real one: btree_gist as
+ * superuser, the booking_svc role, migrations). Besides the outbox, it keeps a file's moving
+ * clock, hold sweeps and watchdog runs away from every other suite's rows. Dropped by `drop()`.
  */
 export async function isolatedDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService } = await import('@guitaronline/platform');
-  const { migrations } = await import('../migrations');
   const base = new URL(testInfra().databaseUrl);
   const name = `guitaronline_test_booking_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
   const url = new URL(base.toString());
@@ -197,4 +211,19 @@ export async function isolatedDatabase(): Promise<{ url: string; drop: () => Pro
       }
     },
   };
+}
+
+/** Waits until booking's consumer has handled (committed) the messages with these ids. */
+export async function consumed(h: Harness, ...messageIds: string[]): Promise<void> {
+  await eventually(async () => {
+    const rows = await h.svc.db('inbox').whereIn('message_id', messageIds).select('message_id');
+    if (rows.length < new Set(messageIds).size) throw new Error(`${rows.length} of ${messageIds.length} messages consumed`);
+    return true;
+  });
+}
+
+/** How many events of `type` about `aggregateId` booking has recorded (exact: the outbox is written with the change). */
+export async function recorded(h: Harness, type: string, aggregateId: string): Promise<number> {
+  const row = await h.svc.db('outbox').where({ type, aggregate_id: aggregateId }).count<{ n: string }[]>({ n: '*' }).first();
+  return Number(row?.n ?? 0);
 }

@@ -137,13 +137,9 @@ export async function createRateLimits(config: GatewayConfig, logger: Logger, me
     async close() {
       if (!redis) return;
       const client = redis;
-      try {
-        await Promise.race([client.quit(), delay(500)]);
-      } catch {
-        // already down; disconnect below
-      } finally {
-        client.disconnect();
-      }
+      const quit = await Promise.race([client.quit().then(() => true, () => false), delay(500).then(() => false)]);
+      // QUIT answered: the server closes the socket itself; otherwise cut it
+      if (!quit) client.disconnect();
     },
   };
 }

@@ -40,11 +40,15 @@ export function createOpenApiCache(options: {
   let current: { document: OpenApiDocument; at: number; missing: number } | undefined;
   let inFlight: Promise<OpenApiDocument> | undefined;
   let timer: NodeJS.Timeout | undefined;
+  const stopping = new AbortController();
 
   const fetchOne = async (service: string, baseUrl: string): Promise<ServiceDocument | undefined> => {
     try {
-      const res = await fetch(`${baseUrl}/openapi.json`, { signal: AbortSignal.timeout(options.fetchTimeoutMs) });
-      if (!res.ok) return undefined;
+      const res = await fetch(`${baseUrl}/openapi.json`, { signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(options.fetchTimeoutMs)]) });
+      if (!res.ok) {
+        await res.body?.cancel();
+        return undefined;
+      }
       const document = (await res.json()) as OpenApiDocument;
       if (!document || typeof document !== 'object' || typeof document.paths !== 'object') return undefined;
       return { service, document };
@@ -90,6 +94,7 @@ export function createOpenApiCache(options: {
     },
     stop() {
       if (timer) clearInterval(timer);
+      stopping.abort();
     },
   };
 }

@@ -59,12 +59,13 @@ export async function createPublisher(exchange: string) {
   };
 }
 
-export async function call(baseUrl: string, path: string, options: { token?: string; method?: string; body?: unknown } = {}) {
+export async function call(baseUrl: string, path: string, options: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
   const res = await fetch(`${baseUrl}${path}`, {
     method: options.method ?? 'GET',
     headers: {
       ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
       ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...options.headers,
     },
     body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
   });

@@ -67,6 +67,21 @@ function diff(after: Counts, before: Counts): Counts {
   return out;
 }
 
+/**
+ * Other suites may run an admin service on the same test database at the same time; their
+ * events change the global numbers. A comparison of global numbers is only meaningful while
+ * nothing else arrived, which this mark tells.
+ */
+async function logMark(): Promise<string> {
+  const row = await su('admin.event_log').count({ n: '*' }).max({ at: 'received_at' }).first();
+  return `${row?.n}|${row?.at instanceof Date ? row.at.toISOString() : ''}`;
+}
+
+async function logCount(): Promise<number> {
+  const [{ n }] = await su('admin.event_log').count<{ n: string }[]>({ n: '*' });
+  return Number(n);
+}
+
 async function duplicatesSeen(): Promise<number> {
   const text = await (await fetch(`${admin.url}/metrics`)).text();
   return text
@@ -98,6 +113,7 @@ const pack = (type: 'billing.package.created' | 'billing.package.depleted' | 'bi
 
 describe('KPI read model', () => {
   test('when entity events arrive twice and out of order, then the KPI overview counts each entity once in its latest state', async () => {
+    const logBefore = await logCount();
     const before = await kpi();
     const dupsBefore = await duplicatesSeen();
 
@@ -187,12 +203,25 @@ describe('KPI read model', () => {
       },
       { timeoutMs: 20_000 },
     );
-    const after = await eventually(async () => {
-      const now = await kpi();
-      expect(diff(now, before)).toEqual(expected);
-      return now;
+    // the state of each entity, whatever else runs at the same time
+    const states = async (table: string, idColumn: string, ids: string[], column = 'status') => {
+      const rows = await su(`admin.${table}`).whereIn(idColumn, ids).select(idColumn, column);
+      const byId = new Map(rows.map((r) => [r[idColumn], r[column]]));
+      return ids.map((i) => byId.get(i));
+    };
+    await eventually(async () => {
+      expect(await states('kpi_bookings', 'booking_id', B)).toEqual(['confirmed', 'expired', 'canceled', 'hold', 'confirming', 'rejected', 'canceled', 'confirming']);
+      expect(await states('kpi_lessons', 'lesson_id', L)).toEqual(['canceled', 'scheduled', 'completed']);
+      expect(await states('kpi_payments', 'payment_id', P)).toEqual(['refunded', 'succeeded', 'pending', 'failed']);
+      expect(await states('kpi_packages', 'package_id', K)).toEqual(['active', 'expired', 'depleted', 'active']);
+      expect(await states('kpi_users', 'user_id', [student, teacher], 'role')).toEqual(['student', 'teacher']);
+      return true;
     });
-    expect(after.payments.byCurrency.EUR.netAmountCents - (before.payments.byCurrency.EUR?.netAmountCents ?? 0)).toBe(2500);
+    // and the overview's numbers moved by exactly these entities (checked when no other suite's events arrived meanwhile)
+    const after = await kpi();
+    const foreign = (await logCount()) - logBefore - events.length;
+    if (foreign === 0) expect(diff(after, before)).toEqual(expected);
+    expect(after.payments.byCurrency.EUR.netAmountCents).toBeGreaterThanOrEqual(2500);
     expect(Date.parse(after.asOf)).toBeGreaterThanOrEqual(at(20).getTime());
 
     // each event is logged once, duplicates included
@@ -208,27 +237,43 @@ describe('KPI read model', () => {
   });
 
   test('when the read model is rebuilt from the event log, then the KPI numbers are the same as live consumption gave', async () => {
-    const live = await kpi();
-    // damage the read model the way a bug or a lost write would
-    await su('admin.kpi_bookings').where({ booking_id: B[0] }).del();
-    await su('admin.kpi_payments').where({ payment_id: P[0] }).update({ status: 'pending' });
-    const damaged = await kpi();
-    expect(withoutAsOf(damaged)).not.toEqual(withoutAsOf(live));
-
-    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: 'admin', pool: { min: 0, max: 2 } });
-    try {
-      const { events } = await rebuildKpi(db);
-      expect(events).toBeGreaterThan(40);
-    } finally {
-      await db.destroy();
-    }
-    expect(withoutAsOf(await kpi())).toEqual(withoutAsOf(live));
-
-    // the CLI does the same
-    await su('admin.kpi_lessons').where({ lesson_id: L[2] }).update({ status: 'scheduled' });
+    const damage = async () => {
+      // damage the read model the way a bug or a lost write would
+      await su('admin.kpi_bookings').where({ booking_id: B[0] }).del();
+      await su('admin.kpi_payments').where({ payment_id: P[0] }).update({ status: 'pending' });
+      await su('admin.kpi_lessons').where({ lesson_id: L[2] }).update({ status: 'scheduled' });
+    };
     const cli = path.resolve(__dirname, '../dist/src/cli/rebuild-kpi.js');
-    await promisify(execFile)(process.execPath, [cli], { env: { ...process.env, DATABASE_URL: testInfra().databaseUrl, LOG_LEVEL: 'silent' } });
-    expect(withoutAsOf(await kpi())).toEqual(withoutAsOf(live));
+    const rebuilds: [string, () => Promise<unknown>][] = [
+      [
+        'rebuildKpi()',
+        async () => {
+          const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: 'admin', pool: { min: 0, max: 2 } });
+          try {
+            const { events } = await rebuildKpi(db);
+            expect(events).toBeGreaterThan(40);
+          } finally {
+            await db.destroy();
+          }
+        },
+      ],
+      ['npm run kpi:rebuild', () => promisify(execFile)(process.execPath, [cli], { env: { ...process.env, DATABASE_URL: testInfra().databaseUrl, LOG_LEVEL: 'silent' } })],
+    ];
+    for (const [name, rebuild] of rebuilds) {
+      // retried only when another suite's events arrived during the comparison
+      for (let attempt = 1; ; attempt++) {
+        const mark = await logMark();
+        const live = withoutAsOf(await kpi());
+        await damage();
+        expect(withoutAsOf(await kpi())).not.toEqual(live);
+        await rebuild();
+        const rebuilt = withoutAsOf(await kpi());
+        if ((await logMark()) !== mark && attempt < 3) continue;
+        expect([name, rebuilt]).toEqual([name, live]);
+        break;
+      }
+    }
+    expect(await su('admin.kpi_bookings').where({ booking_id: B[0] }).first()).toMatchObject({ status: 'confirmed' });
   });
 });
 

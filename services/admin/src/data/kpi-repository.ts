@@ -5,6 +5,7 @@ import {
   packageStatuses,
   paymentStatuses,
   userRoles,
+  foldChanges,
   type KpiChange,
   type StateKey,
 } from '../domain/kpi-rules';
@@ -36,43 +37,48 @@ function stateColumns(change: KpiChange): Record<string, unknown> {
   }
 }
 
+/** Links are facts, not states: kept once known, whichever event brought them and whatever its key. */
+function linkColumns(change: KpiChange): Record<string, unknown> {
+  if (change.entity !== 'booking') return {};
+  return { rescheduled_from_id: change.rescheduledFromId ?? null, rescheduled_to_id: change.rescheduledToId ?? null };
+}
+
 function keyColumns(key: StateKey): Record<string, unknown> {
   return { terminal: key.terminal, occurred_at: key.occurredAt, rank: key.rank, event_id: key.eventId };
 }
 
+const NEWER = '(excluded.terminal, excluded.occurred_at, excluded.rank, excluded.event_id) > (t.terminal, t.occurred_at, t.rank, t.event_id)';
+
 /**
- * Upserts an entity's state; the row changes only when the new key is greater than the stored
- * one (row comparison in SQL, the rule of domain/kpi-rules.ts), so the write is idempotent and
- * order-independent even under concurrent consumers.
+ * Upserts entity states (one entity kind, distinct ids) in one statement. A stored state is
+ * replaced only by a greater key — a row comparison in SQL, the rule of domain/kpi-rules.ts —
+ * so the write is idempotent and order-independent, also between concurrent consumers.
  */
-async function applyState(db: Db, change: KpiChange): Promise<void> {
-  const { table, id } = tableOf[change.entity];
-  const columns = { [id]: change.id, ...stateColumns(change), ...keyColumns(change.key) };
-  const names = Object.keys(columns);
-  const updates = names.filter((n) => n !== id);
+async function upsertStates(db: Db, entity: KpiChange['entity'], changes: readonly KpiChange[]): Promise<void> {
+  if (changes.length === 0) return;
+  const { table, id } = tableOf[entity];
+  const rows = changes.map((c) => ({ [id]: c.id, ...stateColumns(c), ...linkColumns(c), ...keyColumns(c.key) }));
+  const columns = Object.keys(rows[0]);
+  const links = Object.keys(linkColumns(changes[0]));
+  const sets = columns
+    .filter((c) => c !== id)
+    .map((c) => (links.includes(c) ? `?? = coalesce(t.??, excluded.??)` : `?? = case when ${NEWER} then excluded.?? else t.?? end`));
+  const setBindings = columns.filter((c) => c !== id).flatMap((c) => [c, c, c]);
   await db.raw(
-    `insert into ?? (${names.map(() => '??').join(', ')}) values (${names.map(() => '?').join(', ')})
-     on conflict (??) do update set ${updates.map(() => '?? = excluded.??').join(', ')}
-     where (excluded.terminal, excluded.occurred_at, excluded.rank, excluded.event_id)
-         > (??.terminal, ??.occurred_at, ??.rank, ??.event_id)`,
-    [table, ...names, ...names.map((n) => columns[n]), id, ...updates.flatMap((n) => [n, n]), table, table, table, table],
+    `insert into ?? as t (${columns.map(() => '??').join(', ')})
+     values ${rows.map(() => `(${columns.map(() => '?').join(', ')})`).join(', ')}
+     on conflict (??) do update set ${sets.join(', ')}`,
+    [table, ...columns, ...rows.flatMap((r) => columns.map((c) => r[c])), id, ...setBindings],
   );
 }
 
-/** Links are facts, not states: set once, whichever event brings them, whatever the state's key. */
-async function applyLinks(db: Db, change: KpiChange): Promise<void> {
-  if (change.entity !== 'booking') return;
-  const links: Record<string, string> = {};
-  if (change.rescheduledFromId) links.rescheduled_from_id = change.rescheduledFromId;
-  if (change.rescheduledToId) links.rescheduled_to_id = change.rescheduledToId;
-  if (Object.keys(links).length === 0) return;
-  await db('kpi_bookings').where({ booking_id: change.id }).update(links);
-}
-
+/** Applies the states some events imply; any number of events, any order, any repetition. */
 export async function applyKpiChanges(db: Db, changes: readonly KpiChange[]): Promise<void> {
-  for (const change of changes) {
-    await applyState(db, change);
-    await applyLinks(db, change);
+  const folded = foldChanges(changes);
+  for (const entity of Object.keys(tableOf) as KpiChange['entity'][]) {
+    const mine = folded.filter((c) => c.entity === entity);
+    // bounded statements: at most 500 rows each
+    for (let i = 0; i < mine.length; i += 500) await upsertStates(db, entity, mine.slice(i, i + 500));
   }
 }
 

@@ -183,3 +183,31 @@ export function supersedes(a: StateKey, b: StateKey): boolean {
   if (a.rank !== b.rank) return a.rank > b.rank;
   return a.eventId.toLowerCase() > b.eventId.toLowerCase();
 }
+
+/**
+ * Folds changes to one change per entity: the one with the greatest key (the database's rule,
+ * see supersedes), carrying every link any of them brought. One statement then never touches
+ * a row twice.
+ */
+export function foldChanges(changes: readonly KpiChange[]): KpiChange[] {
+  const byEntity = new Map<string, KpiChange>();
+  for (const change of changes) {
+    const k = `${change.entity}:${change.id}`;
+    const seen = byEntity.get(k);
+    if (!seen) {
+      byEntity.set(k, change);
+      continue;
+    }
+    const winner = supersedes(change.key, seen.key) ? change : seen;
+    if (winner.entity === 'booking' && seen.entity === 'booking' && change.entity === 'booking') {
+      byEntity.set(k, {
+        ...winner,
+        rescheduledFromId: winner.rescheduledFromId ?? seen.rescheduledFromId ?? change.rescheduledFromId,
+        rescheduledToId: winner.rescheduledToId ?? seen.rescheduledToId ?? change.rescheduledToId,
+      });
+    } else {
+      byEntity.set(k, winner);
+    }
+  }
+  return [...byEntity.values()];
+}

@@ -85,4 +85,17 @@ export const migrations: Record<string, Migration> = {
       await knex.raw('create index idempotency_keys_created_idx on idempotency_keys (created_at)');
     },
   },
+  '0002_teacher_profiles': {
+    async up(knex) {
+      // read model of identity.teacher.profile_updated: the newest profile per teacher (by the event's occurredAt)
+      await knex.raw(`
+        create table teacher_profiles (
+          teacher_id uuid primary key,
+          display_name text not null,
+          timezone text not null,
+          profile_updated_at timestamptz not null,
+          received_at timestamptz not null
+        )`);
+    },
+  },
 };

@@ -27,6 +27,7 @@ import { bookingOpenApi } from './api/openapi';
 import { opsRoutes } from './api/ops-routes';
 import { schedulingRoutes } from './api/scheduling-routes';
 import { billingHandlers } from './messaging/billing-handlers';
+import { identityHandlers } from './messaging/identity-handlers';
 import { bookingMetrics } from './metrics';
 
 export interface StartDeps {
@@ -68,7 +69,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     queuePrefix: config.EVENTS_QUEUE_PREFIX,
     logger,
     metrics,
-    handlers: billingHandlers(bookingDeps, store),
+    handlers: { ...billingHandlers(bookingDeps, store), ...identityHandlers(bookingDeps, store) },
     outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
     inboxRetentionHours: config.INBOX_RETENTION_HOURS,
   });

@@ -32,7 +32,7 @@ export interface Harness {
   api: (method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
   user: (role: 'student' | 'teacher' | 'admin') => { id: string; token: string };
   /** Publishes an event as another service would (billing), on this file's isolated exchange. */
-  publish: <T extends EventType>(type: T, payload: EventPayload<T>, options?: { id?: string; source?: string }) => Promise<string>;
+  publish: <T extends EventType>(type: T, payload: EventPayload<T>, options?: { id?: string; source?: string; occurredAt?: Date }) => Promise<string>;
   /** A slot of a new teacher starting `inMs` from the test clock's now, lasting an hour. */
   slot: (inMs?: number, teacher?: { id: string; token: string }) => Promise<{ id: string; teacher: { id: string; token: string }; startAt: string }>;
   close: () => Promise<void>;
@@ -100,11 +100,11 @@ export async function startHarness(
       id,
       type,
       version: 1,
-      occurredAt: new Date().toISOString(),
-      source: opts.source ?? 'billing',
+      occurredAt: (opts.occurredAt ?? new Date()).toISOString(),
+      source: opts.source ?? (type.startsWith('identity.') ? 'identity' : 'billing'),
       correlationId: randomUUID(),
       causationId: null,
-      aggregateId: (payload as { bookingId?: string }).bookingId ?? id,
+      aggregateId: (payload as { bookingId?: string; teacherId?: string }).bookingId ?? (payload as { teacherId?: string }).teacherId ?? id,
       payload,
     };
     await new Promise<void>((resolve, reject) =>

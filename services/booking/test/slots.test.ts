@@ -1,5 +1,5 @@
 import { eventually } from '@guitaronline/testing';
-import { DAY, HOUR, MINUTE, recorded, startHarness, type Harness } from './helpers';
+import { DAY, HOUR, MINUTE, consumed, recorded, startHarness, type Harness } from './helpers';
 
 let h: Harness;
 
@@ -21,7 +21,7 @@ describe('scheduling slots', () => {
     const body = times(2 * DAY);
     const res = await h.api('POST', '/api/v1/scheduling/slots', { token: teacher.token, body });
     expect(res.status).toBe(201);
-    expect(res.body).toEqual({ id: expect.any(String), teacherId: teacher.id, startAt: body.startAt, endAt: body.endAt, status: 'open' });
+    expect(res.body).toEqual({ id: expect.any(String), teacherId: teacher.id, startAt: body.startAt, endAt: body.endAt, status: 'open', teacherDisplayName: null });
     const event = await eventually(() => h.capture.ofType('booking.slot.created').find((e) => e.payload.slotId === res.body.id));
     expect(event.payload).toEqual({ slotId: res.body.id, teacherId: teacher.id, startAt: body.startAt, endAt: body.endAt });
     expect(event.source).toBe('booking');
@@ -145,5 +145,24 @@ describe('scheduling slots', () => {
     expect(del.body.code).toBe('slot_has_booking');
     expect((await h.api('DELETE', `/api/v1/scheduling/slots/${slot.id}`, { token: h.user('teacher').token })).status).toBe(403);
     expect((await h.api('DELETE', `/api/v1/scheduling/slots/not-a-uuid`, { token: slot.teacher.token })).status).toBe(400);
+  });
+
+  test("when identity publishes teacher profile changes, then slots show the newest display name, whatever the order they arrive in", async () => {
+    const slot = await h.slot(2 * DAY);
+    const teacherId = slot.teacher.id;
+    const listed = async () => (await h.api('GET', `/api/v1/scheduling/slots?teacherId=${teacherId}`, { token: slot.teacher.token })).body.items[0].teacherDisplayName;
+    expect(await listed()).toBeNull();
+    const newer = new Date(Date.now() - 1_000);
+    const older = new Date(Date.now() - 60_000);
+    const first = await h.publish('identity.teacher.profile_updated', { teacherId, displayName: 'Django R.', timezone: 'Europe/Paris' }, { occurredAt: newer });
+    await h.publish('identity.teacher.profile_updated', { teacherId, displayName: 'Django R.', timezone: 'Europe/Paris' }, { occurredAt: newer, id: first });
+    const stale = await h.publish('identity.teacher.profile_updated', { teacherId, displayName: 'Old Name', timezone: 'UTC' }, { occurredAt: older });
+    await consumed(h, first, stale);
+    expect(await listed()).toBe('Django R.');
+    const created = await h.api('POST', '/api/v1/scheduling/slots', {
+      token: slot.teacher.token,
+      body: { startAt: new Date(Date.parse(slot.startAt) + DAY).toISOString(), endAt: new Date(Date.parse(slot.startAt) + DAY + HOUR).toISOString() },
+    });
+    expect(created.body.teacherDisplayName).toBe('Django R.');
   });
 });

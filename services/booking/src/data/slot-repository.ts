@@ -102,8 +102,9 @@ export class SlotRepository {
       .leftJoin('bookings as b', function () {
         this.on('b.slot_id', '=', 's.id').andOn(db.raw(`b.status in ('hold', 'confirming', 'confirmed')`));
       })
+      .leftJoin('teacher_profiles as t', 't.teacher_id', 's.teacher_id')
       .whereNull('s.deleted_at')
-      .select('s.*', db.raw(`${STATUS_SQL} as status`, [filter.now]));
+      .select('s.*', 't.display_name as teacher_display_name', db.raw(`${STATUS_SQL} as status`, [filter.now]));
     if (filter.onlyId) q.where('s.id', filter.onlyId);
     if (filter.teacherId) q.where('s.teacher_id', filter.teacherId);
     // a slot is in the window when it starts inside [from, to)
@@ -117,8 +118,8 @@ export class SlotRepository {
       if (filter.after) q.whereRaw('(s.created_at, s.id) < (?, ?)', [new Date(filter.after.value), filter.after.id]);
       q.orderBy([{ column: 's.created_at', order: 'desc' }, { column: 's.id', order: 'desc' }]);
     }
-    const rows = (await q.limit(filter.limit + 1)) as (SlotRow & { status: SlotStatus })[];
+    const rows = (await q.limit(filter.limit + 1)) as (SlotRow & { status: SlotStatus; teacher_display_name: string | null })[];
     const more = rows.length > filter.limit;
-    return { items: rows.slice(0, filter.limit).map((r) => ({ ...toSlot(r), status: r.status })), more };
+    return { items: rows.slice(0, filter.limit).map((r) => ({ ...toSlot(r), status: r.status, teacherDisplayName: r.teacher_display_name })), more };
   }
 }

@@ -5,12 +5,14 @@ import type { Clock } from '../domain/booking';
 import { BookingRepository } from './booking-repository';
 import { IdempotencyRepository } from './idempotency-repository';
 import { SlotRepository } from './slot-repository';
+import { TeacherProfileRepository } from './teacher-profile-repository';
 
 /** One unit of work: repositories bound to one transaction, its outbox and its commit hook. */
 export interface Tx {
   slots: SlotRepository;
   bookings: BookingRepository;
   idempotency: IdempotencyRepository;
+  teachers: TeacherProfileRepository;
   /** Writes an event to the outbox in this transaction (it commits or rolls back with the change). */
   record<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string, options?: { correlationId?: string | null }): Promise<void>;
   /** Serialises this transaction with every other one of the same student (hold limits, idempotency keys). */
@@ -46,6 +48,7 @@ export class Store {
       slots: new SlotRepository(trx),
       bookings: new BookingRepository(trx),
       idempotency: new IdempotencyRepository(trx),
+      teachers: new TeacherProfileRepository(trx),
       async record(type, payload, aggregateId, options = {}) {
         await recordEvent(trx, { type, payload, aggregateId, occurredAt: clock(), correlationId: options.correlationId ?? undefined });
       },

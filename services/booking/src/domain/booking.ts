@@ -29,6 +29,8 @@ export interface Slot {
 
 export interface SlotView extends Slot {
   status: SlotStatus;
+  /** From booking's copy of the teacher's profile; null until identity has told us. */
+  teacherDisplayName: string | null;
 }
 
 export interface Booking {
@@ -85,6 +87,7 @@ export interface SlotJson {
   startAt: string;
   endAt: string;
   status: SlotStatus;
+  teacherDisplayName: string | null;
 }
 
 export function bookingJson(b: Booking): BookingJson {
@@ -110,7 +113,14 @@ export function bookingJson(b: Booking): BookingJson {
 }
 
 export function slotJson(s: SlotView): SlotJson {
-  return { id: s.id, teacherId: s.teacherId, startAt: s.startAt.toISOString(), endAt: s.endAt.toISOString(), status: s.status };
+  return {
+    id: s.id,
+    teacherId: s.teacherId,
+    startAt: s.startAt.toISOString(),
+    endAt: s.endAt.toISOString(),
+    status: s.status,
+    teacherDisplayName: s.teacherDisplayName,
+  };
 }
 
 export interface Page<T> {

@@ -17,7 +17,8 @@ export async function publishSlot(deps: BookingDeps, teacher: Actor, input: { st
     await tx.record('booking.slot.created', slotPayload(created), created.id);
     return created;
   });
-  return slotJson({ ...slot, status: 'open' });
+  const view = await deps.store.read.slots.findView(slot.id, now);
+  return slotJson(view ?? { ...slot, status: 'open', teacherDisplayName: null });
 }
 
 /**

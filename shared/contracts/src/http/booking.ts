@@ -10,7 +10,15 @@ export const bookingStatus = z.enum(['hold', 'confirming', 'confirmed', 'rejecte
 export type BookingStatus = z.infer<typeof bookingStatus>;
 
 export const slotSchema = z
-  .object({ id: uuid, teacherId: uuid, startAt: isoDateTime, endAt: isoDateTime, status: slotStatus })
+  .object({
+    id: uuid,
+    teacherId: uuid,
+    startAt: isoDateTime,
+    endAt: isoDateTime,
+    status: slotStatus,
+    /** From identity's teacher profile (booking keeps a copy); null until the teacher has one. */
+    teacherDisplayName: z.string().nullable(),
+  })
   .openapi('Slot');
 export type SlotDto = z.infer<typeof slotSchema>;
 

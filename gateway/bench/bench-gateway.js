@@ -1,0 +1,171 @@
+'use strict';
+/**
+ * Gateway overhead benchmark (npm run bench:gateway).
+ *
+ * One run starts, each in its own process, a minimal upstream service (bench-upstream.js:
+ * express + platform createAuth on an authenticated GET) and the built gateway in front of it
+ * (Redis limiter with a limit nobody reaches), then drives the same authenticated GET with
+ * autocannon (keep-alive, -c 50) directly at the service and through the gateway, alternating,
+ * and prints req/s, p50/p99, the throughput ratio and the p99 the gateway adds.
+ * Targets: gateway >= 60 % of direct req/s, p99 added <= 5 ms.
+ *
+ *   --runs N (3)  --duration S (10)  --connections C (50)  --warmup S (2)
+ *   --profile     run the gateway with --cpu-prof (profiles in gateway/bench/profiles)
+ */
+const path = require('node:path');
+const net = require('node:net');
+const os = require('node:os');
+const { fork } = require('node:child_process');
+const { randomUUID } = require('node:crypto');
+const autocannon = require('autocannon');
+const { startTestIssuer } = require('@guitaronline/testing');
+
+const args = process.argv.slice(2);
+const opt = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? fallback : Number(args[i + 1]);
+};
+const RUNS = opt('runs', 3);
+const DURATION = opt('duration', 10);
+const CONNECTIONS = opt('connections', 50);
+const WARMUP = opt('warmup', 2);
+const PROFILE = args.includes('--profile');
+
+const freePort = () =>
+  new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+
+async function waitForHealth(url, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/health`);
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not come up`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function startProcess(file, env, execArgv = []) {
+  const child = fork(file, [], { env: { ...process.env, ...env }, execArgv, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  child.on('exit', (code, signal) => {
+    if (!child.stopping) {
+      console.error(`${path.basename(file)} exited early (${code ?? signal})`);
+      process.exit(1);
+    }
+  });
+  return child;
+}
+
+function stopProcess(child) {
+  return new Promise((resolve) => {
+    child.stopping = true;
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => child.kill('SIGKILL'), 10_000).unref();
+  });
+}
+
+function load(url, token, duration) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      { url, connections: CONNECTIONS, duration, pipelining: 1, headers: { authorization: `Bearer ${token}` } },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+
+function summarise(result) {
+  return {
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+    total: result.requests.total,
+  };
+}
+
+async function main() {
+  const issuer = await startTestIssuer();
+  const token = issuer.token({ role: 'student' }, { expiresInSeconds: 3600 });
+  const upstreamPort = await freePort();
+  const gatewayPort = await freePort();
+  const upstream = startProcess(path.join(__dirname, 'bench-upstream.js'), { PORT: String(upstreamPort), JWKS_URL: issuer.jwksUrl });
+  const direct = `http://127.0.0.1:${upstreamPort}`;
+  const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(__dirname, 'profiles')}`] : [];
+  const gateway = startProcess(
+    path.join(__dirname, '..', 'dist', 'src', 'main.js'),
+    {
+      PORT: String(gatewayPort),
+      HOST: '127.0.0.1',
+      APP_ENV: 'development',
+      LOG_LEVEL: 'warn',
+      LESSONS_URL: direct,
+      IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''),
+      AUTH_RATE_LIMIT_BACKEND: 'redis',
+      AUTH_RATE_LIMIT_REDIS_NAMESPACE: `bench-${randomUUID()}`,
+      API_RATE_LIMIT_REQUESTS: '1000000000',
+    },
+    execArgv,
+  );
+  try {
+    await Promise.all([waitForHealth(direct), waitForHealth(gatewayUrl)]);
+    const route = '/api/v1/lessons/my';
+    for (const base of [direct, gatewayUrl]) {
+      const res = await fetch(`${base}${route}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.status !== 200) throw new Error(`${base}${route} answered ${res.status}: ${await res.text()}`);
+    }
+    console.log(`gateway benchmark: GET ${route}, -c ${CONNECTIONS}, ${DURATION} s per measurement, ${RUNS} runs (warm-up ${WARMUP} s each)`);
+    console.log(`machine: ${os.cpus().length} CPUs, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on the box skews both sides)`);
+    const runs = [];
+    for (let run = 1; run <= RUNS; run++) {
+      const measured = {};
+      for (const [name, base] of [
+        ['direct', direct],
+        ['gateway', gatewayUrl],
+      ]) {
+        if (WARMUP > 0) await load(`${base}${route}`, token, WARMUP);
+        measured[name] = summarise(await load(`${base}${route}`, token, DURATION));
+      }
+      const ratio = measured.gateway.rps / measured.direct.rps;
+      const addedP99 = measured.gateway.p99 - measured.direct.p99;
+      runs.push({ ...measured, ratio, addedP99 });
+      const line = (m) => `${fmt(m.rps)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms${m.non2xx || m.errors ? `  (non-2xx ${m.non2xx}, errors ${m.errors})` : ''}`;
+      console.log(`run ${run}: direct  ${line(measured.direct)}`);
+      console.log(`       gateway ${line(measured.gateway)}`);
+      console.log(`       ratio ${fmt(ratio * 100, 1)} %  added p99 ${fmt(addedP99, 1)} ms  (load ${os.loadavg()[0].toFixed(2)})`);
+    }
+    const m = (pick) => median(runs.map(pick));
+    const ratio = m((r) => r.ratio);
+    const added = m((r) => r.addedP99);
+    console.log('');
+    console.log(`median  direct  ${fmt(m((r) => r.direct.rps))} req/s  p50 ${fmt(m((r) => r.direct.p50), 1)} ms  p99 ${fmt(m((r) => r.direct.p99), 1)} ms`);
+    console.log(`median  gateway ${fmt(m((r) => r.gateway.rps))} req/s  p50 ${fmt(m((r) => r.gateway.p50), 1)} ms  p99 ${fmt(m((r) => r.gateway.p99), 1)} ms`);
+    console.log(`median  ratio ${fmt(ratio * 100, 1)} % (target >= 60 %: ${ratio >= 0.6 ? 'met' : 'NOT met'})  added p99 ${fmt(added, 1)} ms (target <= 5 ms: ${added <= 5 ? 'met' : 'NOT met'})`);
+    const bad = runs.some((r) => r.direct.non2xx || r.gateway.non2xx || r.direct.errors || r.gateway.errors);
+    if (bad) console.log('WARNING: some requests failed or were not 2xx; the figures are not comparable');
+  } finally {
+    await Promise.all([stopProcess(gateway), stopProcess(upstream)]);
+    await issuer.close();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -105,10 +105,12 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     throw err;
   }
 
-  const sweep = every(config.BOOKING_HOLD_SWEEP_INTERVAL_MS, 'hold sweep', logger, async () => {
-    await expireRunOutHolds(bookingDeps, 'sweep');
+  const sweepHolds = async () => {
+    const expired = await expireRunOutHolds(bookingDeps, 'sweep');
     await purgeOldIdempotencyKeys(bookingDeps);
-  });
+    return expired;
+  };
+  const sweep = every(config.BOOKING_HOLD_SWEEP_INTERVAL_MS, 'hold sweep', logger, sweepHolds);
   const watchdog = every(config.BOOKING_WATCHDOG_INTERVAL_MS, 'confirm watchdog', logger, () => runConfirmWatchdog(bookingDeps));
 
   const { port } = server.address() as AddressInfo;
@@ -120,8 +122,8 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     db,
     messaging,
     metrics,
-    /** One run of the background hold sweep, now. */
-    sweepHolds: () => expireRunOutHolds(bookingDeps, 'sweep'),
+    /** One run of the background hold sweep (run-out holds, then idempotency keys past retention), now. */
+    sweepHolds,
     /** One run of the confirm watchdog, now. */
     runWatchdog: () => runConfirmWatchdog(bookingDeps),
     async stop() {

@@ -95,6 +95,18 @@ describe('hold expiry', () => {
   });
 });
 
+test('when an Idempotency-Key is older than its 24 h retention, then the sweep forgets it and the key starts afresh', async () => {
+  const student = h.user('student');
+  const slot = await h.slot(3 * DAY);
+  const first = await h.api('POST', '/api/v1/booking/hold', { token: student.token, body: { slotId: slot.id }, headers: { 'Idempotency-Key': 'old-key' } });
+  expect(first.status).toBe(201);
+  h.clock.advance(DAY + MINUTE);
+  expect(await h.svc.sweepHolds()).toBeGreaterThanOrEqual(1);
+  const again = await h.api('POST', '/api/v1/booking/hold', { token: student.token, body: { slotId: slot.id }, headers: { 'Idempotency-Key': 'old-key' } });
+  expect(again.status).toBe(201);
+  expect(again.body.id).not.toBe(first.body.id);
+});
+
 describe('the confirm watchdog', () => {
   async function confirming() {
     const student = h.user('student');

@@ -1,6 +1,7 @@
 import { decideRefundable, slotStatusOf, slotTimeProblems, watchdogActionFor } from '../src/domain/booking-rules';
 import { decodeCursor, encodeCursor } from '../src/domain/cursor';
 import { preferWaitSeconds, requestHash } from '../src/api/http-helpers';
+import { readConfig } from '../src/config';
 
 const HOUR = 3_600_000;
 const now = new Date('2030-01-01T12:00:00.000Z');
@@ -55,5 +56,26 @@ describe('booking rules', () => {
     expect(decodeCursor('bm9wZQ')).toBeUndefined();
     expect(requestHash({ a: 1, b: 2 })).toBe(requestHash({ b: 2, a: 1 }));
     expect(requestHash({ a: 1 })).not.toBe(requestHash({ a: 2 }));
+  });
+
+  test('when the environment is empty, then the documented defaults apply', () => {
+    const config = readConfig({});
+    expect(config).toMatchObject({
+      PORT: 8002,
+      BOOKING_HOLD_MINUTES: 10,
+      BOOKING_REFUND_WINDOW_HOURS: 24,
+      BOOKING_MAX_ACTIVE_HOLDS: 3,
+      BOOKING_CONFIRM_TIMEOUT_SECONDS: 30,
+      BOOKING_CONFIRM_MAX_REQUESTS: 3,
+    });
+    expect(readConfig({ BOOKING_HOLD_MINUTES: '0.5' }).BOOKING_HOLD_MINUTES).toBe(0.5);
+  });
+
+  test('when a variable is bad, or production runs without a real role password, then start-up fails naming the variable', () => {
+    expect(() => readConfig({ BOOKING_HOLD_MINUTES: 'ten' })).toThrow(/BOOKING_HOLD_MINUTES/);
+    expect(() => readConfig({ BOOKING_MAX_ACTIVE_HOLDS: '0' })).toThrow(/BOOKING_MAX_ACTIVE_HOLDS/);
+    expect(() => readConfig({ APP_ENV: 'production' })).toThrow(/DB_ROLE_PASSWORD/);
+    expect(() => readConfig({ APP_ENV: 'production', DB_ROLE_PASSWORD: 'dev-booking-password' })).toThrow(/DB_ROLE_PASSWORD/);
+    expect(readConfig({ APP_ENV: 'production', DB_ROLE_PASSWORD: 's3cure-and-long' }).APP_ENV).toBe('production');
   });
 });

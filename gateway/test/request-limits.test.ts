@@ -111,6 +111,26 @@ describe('body size', () => {
   });
 });
 
+test('when a client sends Expect: 100-continue (as curl does for larger bodies), then it is told to continue and the body arrives intact', async () => {
+  const body = randomBytes(200 * 1024);
+  const { port } = new URL(gateway.url);
+  const answer = await new Promise<{ status: number; json: any }>((resolve, reject) => {
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/api/v1/lessons/x', method: 'PUT', headers: { ...token, expect: '100-continue', 'content-length': body.length }, agent: false },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(parts).toString('utf8')) }));
+      },
+    );
+    req.on('continue', () => req.end(body));
+    req.on('error', reject);
+  });
+  expect(answer.status).toBe(200);
+  expect(answer.json).toMatchObject({ method: 'PUT', bodyLength: body.length, bodySha256: sha256(body) });
+  expect(answer.json.headers.expect).toBeUndefined();
+});
+
 describe('URL and header limits', () => {
   test('when the URL is longer than 2048 characters, then 414 problem+json', async () => {
     const res = await request(gateway.url, `/api/v1/lessons/my?q=${'x'.repeat(2100)}`, { headers: token });

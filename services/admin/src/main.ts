@@ -107,6 +107,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
             queueSnapshot: () => queueInspector.snapshot(allQueueNames(queueSets)),
             queueSets,
             now: clock,
+            timeoutMs: config.OPS_TIMEOUT_MS,
           }),
       }),
     );

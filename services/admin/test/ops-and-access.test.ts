@@ -177,6 +177,21 @@ describe('operations overview', () => {
       await management.close();
     }
   });
+
+  test('when the RabbitMQ management API fails, then queue depths come from AMQP instead and the broker is not degraded', async () => {
+    const management = await startStub(json({ error: 'down' }, 503));
+    const second = await start(env({ RABBITMQ_MANAGEMENT_URL: management.url }));
+    try {
+      const res = await call(second.url, '/api/v1/admin/ops/overview', { token: adminToken });
+      expect(res.status).toBe(200);
+      expect(management.requests).toHaveLength(1);
+      expect(res.body.queues[`${prefix}booking.events`]).toEqual({ ready: 3, unacked: null, consumers: 0 });
+      expect(res.body.degraded).not.toContain('rabbitmq');
+    } finally {
+      await second.stop();
+      await management.close();
+    }
+  });
 });
 
 describe('access', () => {

@@ -86,7 +86,10 @@ export class DeadLetterStore {
         if (!msg) break;
         taken.push(msg);
       }
-      // one nack for all of them, requeued (multiple=true covers every earlier delivery tag)
+      // one nack for all of them, requeued (multiple=true covers every earlier delivery tag).
+      // nack, not reject: from RabbitMQ 4.3 a requeueing nack does not count towards a quorum
+      // queue's delivery limit. On 4.0–4.2 every acquisition counts, so a dead-letter queue
+      // there needs its delivery limit lifted by policy, or a message peeked 20 times is dropped.
       if (taken.length > 0) channel.nack(taken[taken.length - 1], true, true);
       return { items: taken.map((m) => toDeadLetter(queue, m)), count: Math.max(count, taken.length) };
     } finally {

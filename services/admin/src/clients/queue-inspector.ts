@@ -71,7 +71,8 @@ export class QueueInspector {
     url.searchParams.set('columns', 'name,messages_ready,messages_unacknowledged,consumers');
     const res = await fetch(url, {
       headers: { accept: 'application/json', ...(auth ? { authorization: auth } : {}) },
-      signal: AbortSignal.timeout(this.options.timeoutMs),
+      // half the budget: a hanging management API must leave time for the AMQP fallback
+      signal: AbortSignal.timeout(Math.max(50, Math.floor(this.options.timeoutMs / 2))),
     });
     if (!res.ok) {
       await res.body?.cancel();

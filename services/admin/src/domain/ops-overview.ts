@@ -22,6 +22,19 @@ export interface OpsSources {
   queueSnapshot: () => Promise<QueueSnapshotLike>;
   queueSets: readonly ServiceQueueSet[];
   now: () => Date;
+  /** Budget of the local sources (own outbox, broker); the services' calls have their own breakers. */
+  timeoutMs: number;
+}
+
+/** Rejects when `promise` has not settled within `ms`; the overview then names the source degraded. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} did not answer within ${ms} ms`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 function totals(names: readonly string[], snapshot: QueueSnapshotLike): { total: number; byQueue: Record<string, number> } {
@@ -45,12 +58,12 @@ function totals(names: readonly string[], snapshot: QueueSnapshotLike): { total:
  */
 export async function operationsOverview(sources: OpsSources): Promise<adminHttp.OpsOverview> {
   const [own, answers, snapshot] = await Promise.all([
-    sources.ownOutbox().then(
+    within(sources.ownOutbox(), sources.timeoutMs, 'admin outbox').then(
       (b) => ({ ok: true as const, b }),
       () => ({ ok: false as const }),
     ),
     sources.askServices(),
-    sources.queueSnapshot().then(
+    within(sources.queueSnapshot(), sources.timeoutMs, 'rabbitmq').then(
       (s) => ({ ok: true as const, s }),
       () => ({ ok: false as const }),
     ),

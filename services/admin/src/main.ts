@@ -79,7 +79,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       timeoutMs: config.OPS_TIMEOUT_MS,
       logger,
     });
-    const opsClient = new ServiceOpsClient({ urls: opsServiceUrls(config), timeoutMs: config.OPS_TIMEOUT_MS, logger });
+    const opsClient = new ServiceOpsClient({ urls: opsServiceUrls(config), timeoutMs: config.OPS_TIMEOUT_MS, logger, metrics });
     const auth = createAuth(deps.resolveKey ?? jwksKeyResolver(`${config.IDENTITY_URL}/.well-known/jwks.json`));
 
     const app = createHttpApp({

@@ -147,6 +147,9 @@ describe('operations overview', () => {
     expect(res.status).toBe(200);
     expect(res.body.degraded).toEqual(['lessons']);
     expect(stubs.lessons.requests.length).toBe(asked); // open breaker: not even asked
+    const metrics = await (await fetch(`${admin.url}/metrics`)).text();
+    expect(metrics).toMatch(/admin_ops_breaker_open\{service="lessons"[^}]*\} 1/);
+    expect(metrics).toMatch(/admin_ops_breaker_open\{service="booking"[^}]*\} 0/);
     stubs.lessons.handle(json(answers.lessons));
   });
 

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum';
-import type { Logger } from '@guitaronline/platform';
+import { prom, type Logger } from '@guitaronline/platform';
 import { adminHttp } from '@guitaronline/contracts';
 import type { OpsService } from '../config';
 
@@ -24,6 +24,7 @@ export interface ServiceOpsClientOptions {
   logger: Logger;
   /** How long an open breaker waits before letting one trial call through. */
   resetTimeoutMs?: number;
+  metrics?: prom.Registry;
 }
 
 /**
@@ -34,6 +35,7 @@ export interface ServiceOpsClientOptions {
  * AbortController, aborted when the breaker gives up, so a hanging request does not linger.
  */
 export class ServiceOpsClient {
+  private readonly unanswered: prom.Counter<'service'> | undefined;
   private readonly breakers = new Map<OpsService, CircuitBreaker<Parameters<Fetch>, Awaited<ReturnType<Fetch>>>>();
 
   constructor(private readonly options: ServiceOpsClientOptions) {
@@ -51,7 +53,26 @@ export class ServiceOpsClient {
       breaker.on('close', () => options.logger.info({ service }, 'ops breaker closed'));
       this.breakers.set(service, breaker);
     }
+    if (options.metrics) {
+      const breakers = this.breakers;
+      new prom.Gauge({
+        name: 'admin_ops_breaker_open',
+        help: 'Whether the circuit breaker towards a service\'s /internal/ops is open (1) or not (0)',
+        labelNames: ['service'],
+        registers: [options.metrics],
+        collect() {
+          for (const [service, breaker] of breakers) this.set({ service }, breaker.opened ? 1 : 0);
+        },
+      });
+      this.unanswered = new prom.Counter({
+        name: 'admin_ops_unanswered_total',
+        help: 'Ops overview calls a service did not answer (timeout, error, open breaker)',
+        labelNames: ['service'],
+        registers: [options.metrics],
+      });
+    }
   }
+
 
   private fetcher(baseUrl: string): Fetch {
     const url = new URL('/internal/ops', baseUrl).toString();
@@ -84,6 +105,7 @@ export class ServiceOpsClient {
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.options.logger.warn({ service, reason }, 'service ops unavailable');
+      this.unanswered?.inc({ service });
       return { service, status: 'degraded', reason };
     } finally {
       // a timeout or an open breaker rejects fire() while fetch may still be waiting: end it for real

@@ -37,7 +37,12 @@ async function startContainers(missing) {
 
 module.exports = async function globalSetup() {
   process.env.APP_ENV = process.env.APP_ENV || 'test';
-  process.env.DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/guitaronline_test';
+  if (!process.env.DATABASE_URL) {
+    // a fresh database per run: no migration state left behind by another checkout or run
+    const name = `guitaronline_test_${Date.now().toString(36)}_${process.pid}`;
+    process.env.DATABASE_URL = `postgres://postgres@127.0.0.1:5432/${name}`;
+    globalThis.__GUITARONLINE_RUN_DATABASE__ = process.env.DATABASE_URL;
+  }
   let problems = await checkInfrastructure(process.env);
   if (problems.length && dockerAvailable()) {
     await startContainers(problems.map((p) => p.split(' ')[0]));

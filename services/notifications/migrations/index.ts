@@ -27,7 +27,7 @@ export const migrations: Record<string, Migration> = {
 
         create table webhook_subscriptions (
           id uuid primary key,
-          url text not null check (url ~ '^https?://' and char_length(url) <= 2048),
+          url text not null check (url ~ '^(http|https)://' and char_length(url) <= 2048),
           events text[] not null check (cardinality(events) > 0),
           description text check (char_length(description) <= 500),
           secret text not null,

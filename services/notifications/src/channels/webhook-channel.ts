@@ -48,20 +48,27 @@ export class WebhookChannel {
   private async post(delivery: ClaimedWebhook): Promise<void> {
     const body = webhookBody({ eventId: delivery.eventId, eventType: delivery.eventType, occurredAt: delivery.occurredAt, data: delivery.data });
     const timestamp = String(Math.floor(this.options.clock().getTime() / 1000));
-    const response = await fetch(delivery.url, {
-      method: 'POST',
-      body,
-      redirect: 'manual',
-      signal: AbortSignal.timeout(this.options.timeoutMs),
-      headers: {
-        'content-type': 'application/json',
-        'user-agent': this.options.userAgent ?? 'GuitarOnline-Webhooks/1',
-        'x-guitaronline-event': delivery.eventType,
-        'x-guitaronline-delivery': delivery.id,
-        'x-guitaronline-timestamp': timestamp,
-        'x-guitaronline-signature': signWebhook(delivery.secret, timestamp, body),
-      },
-    });
+    let response: Response;
+    try {
+      response = await fetch(delivery.url, {
+        method: 'POST',
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+        headers: {
+          'content-type': 'application/json',
+          'user-agent': this.options.userAgent ?? 'GuitarOnline-Webhooks/1',
+          'x-guitaronline-event': delivery.eventType,
+          'x-guitaronline-delivery': delivery.id,
+          'x-guitaronline-timestamp': timestamp,
+          'x-guitaronline-signature': signWebhook(delivery.secret, timestamp, body),
+        },
+      });
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string; message?: string } };
+      if (e.name === 'TimeoutError') throw new Error(`no answer within ${this.options.timeoutMs} ms (timeout)`);
+      throw new Error(`request failed: ${e.cause?.code ?? e.cause?.message ?? e.message}`);
+    }
     // the body is not needed; release the socket
     await response.body?.cancel().catch(() => undefined);
     if (response.status < 200 || response.status >= 300) throw new WebhookHttpError(response.status);

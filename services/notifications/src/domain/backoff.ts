@@ -8,7 +8,7 @@ export interface BackoffPolicy {
  * (base · 2^(n-1), capped) with "equal jitter" — a random point in the upper half of the
  * step. Jitter spreads retries of many deliveries that failed together (an SMTP outage),
  * and because step n lies in [exp/2, exp] and step n+1 in [exp, 2·exp], the delays of one
- * delivery never shrink until the cap is reached.
+ * delivery never shrink while below the cap (at the cap they vary within [cap/2, cap]).
  */
 export function backoffDelayMs(failedAttempts: number, policy: BackoffPolicy, random: () => number = Math.random): number {
   const n = Math.max(1, failedAttempts);

@@ -1,5 +1,5 @@
 'use strict';
-/** One jest run over every package's tests; sources are transpiled by SWC (type-checking is `tsc -b`). */
+/** One jest run over every package's tests; sources are transpiled by SWC (type-checking is `npm run typecheck`). */
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
 };

@@ -3,6 +3,7 @@ import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, jwksKeyResolver, verifyAccessToken } from '@guitaronline/platform';
 import { captureMessages, deleteBus, eventually, isolatedBus } from '@guitaronline/testing';
+import { purgeExpiredTokens } from '../src/data/refresh-token-repository';
 import type { IdentityService } from '../src/main';
 import { expectProblem, login, manualClock, PASSWORD, register, signUp, startIdentity, uniqueEmail } from './helpers';
 
@@ -153,7 +154,6 @@ describe('refresh token rotation', () => {
   });
 
   it('when refresh tokens expired more than a day ago, then the purge removes them and leaves live ones', async () => {
-    const { purgeExpiredTokens } = await import('../src/data/refresh-token-repository');
     const { email, user } = await register(url);
     clock.advance(-32 * 86_400_000);
     const old = await login(url, email);

@@ -56,6 +56,19 @@ async function main() {
     API_RATE_LIMIT_REQUESTS: '100000000',
   });
   started.push(gateway);
+  // BENCH_QUERY_STATS=1: count the SQL each service sends (find what dominates the database load)
+  const queryStats = new Map();
+  if (process.env.BENCH_QUERY_STATS) {
+    for (const [i, svc] of started.entries()) {
+      const db = svc.db ?? svc.knex;
+      if (!db || typeof db.on !== 'function') continue;
+      const name = ['identity', 'booking', 'billing', 'lessons'][i] ?? String(i);
+      db.on('query', (q) => {
+        const key = `${name}: ${String(q.sql).replace(/\s+/g, ' ').slice(0, 90)}`;
+        queryStats.set(key, (queryStats.get(key) ?? 0) + 1);
+      });
+    }
+  }
 
   const call = async (method, p, token, body, headers = {}) => {
     const res = await fetch(`${gateway.url}${p}`, {
@@ -185,6 +198,10 @@ async function main() {
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);
 
+  if (queryStats.size) {
+    console.log('\nqueries by statement (top 25):');
+    for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(String(n).padStart(8), k);
+  }
   await conn.close();
   for (const s of started.reverse()) await s.stop();
   // the services' pools and timers are closed; exit in case a library keeps a handle

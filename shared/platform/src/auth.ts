@@ -1,7 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import jwt, { type JwtPayload } from 'jsonwebtoken';
 import { JwksClient } from 'jwks-rsa';
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { extendContext } from './context';
 import { errors } from './errors';
 
@@ -41,7 +41,18 @@ export function jwksKeyResolver(jwksUri: string, options: { cacheMaxAgeMs?: numb
     jwksRequestsPerMinute: 30,
     timeout: options.timeoutMs ?? 3_000,
   });
-  return async (kid) => (await client.getSigningKey(kid)).getPublicKey();
+  // jsonwebtoken would parse the PEM into a key on every verify; parse it once per key
+  const parsed = new Map<string, KeyObject>();
+  return async (kid) => {
+    const pem = (await client.getSigningKey(kid)).getPublicKey();
+    let key = parsed.get(pem);
+    if (!key) {
+      key = createPublicKey(pem);
+      if (parsed.size > 50) parsed.clear();
+      parsed.set(pem, key);
+    }
+    return key;
+  };
 }
 
 const ROLES = new Set<Role>(['student', 'teacher', 'admin']);

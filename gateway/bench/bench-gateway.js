@@ -11,6 +11,8 @@
  *
  *   --runs N (3)  --duration S (10)  --connections C (50)  --warmup S (2)
  *   --profile     run the gateway with --cpu-prof (profiles in gateway/bench/profiles)
+ *   --rate R (300) also measure latency at a fixed R req/s (open loop), below saturation, where the
+ *                 added latency is the hop itself rather than queueing for a shared CPU; 0 = skip
  */
 const path = require('node:path');
 const net = require('node:net');
@@ -30,6 +32,7 @@ const DURATION = opt('duration', 10);
 const CONNECTIONS = opt('connections', 50);
 const WARMUP = opt('warmup', 2);
 const PROFILE = args.includes('--profile');
+const RATE = opt('rate', 300);
 
 const freePort = () =>
   new Promise((resolve, reject) => {
@@ -76,12 +79,68 @@ function stopProcess(child) {
   });
 }
 
-function load(url, token, duration) {
+function load(url, token, duration, extra = {}) {
   return new Promise((resolve, reject) => {
     autocannon(
-      { url, connections: CONNECTIONS, duration, pipelining: 1, headers: { authorization: `Bearer ${token}` } },
+      { url, connections: CONNECTIONS, duration, pipelining: 1, headers: { authorization: `Bearer ${token}` }, ...extra },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
+  });
+}
+
+/** CPU seconds a child process has used so far (Linux /proc; undefined elsewhere). */
+function cpuSeconds(child) {
+  try {
+    const stat = require('node:fs').readFileSync(`/proc/${child.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Open-loop load at a fixed rate with µs timing (autocannon's histogram has 1 ms resolution,
+ * too coarse for a single hop): keep-alive sockets, one request every 1/rate s.
+ */
+function fixedRate(url, token, rate, seconds) {
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+  const latencies = [];
+  let failed = 0;
+  return new Promise((resolve) => {
+    const total = rate * seconds;
+    let sent = 0;
+    let done = 0;
+    const started = process.hrtime.bigint();
+    const tick = () => {
+      const due = Math.min(total, Math.floor((Number(process.hrtime.bigint() - started) / 1e9) * rate) + 1);
+      while (sent < due) {
+        sent++;
+        const t0 = process.hrtime.bigint();
+        http
+          .get(url, { agent, headers: { authorization: `Bearer ${token}` } }, (res) => {
+            res.resume();
+            res.on('end', () => {
+              if (res.statusCode === 200) latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+              else failed++;
+              if (++done === total) finish();
+            });
+          })
+          .on('error', () => {
+            failed++;
+            if (++done === total) finish();
+          });
+      }
+      if (sent < total) setTimeout(tick, 1);
+    };
+    const finish = () => {
+      agent.destroy();
+      latencies.sort((a, b) => a - b);
+      const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+      resolve({ p50: at(0.5), p99: at(0.99), failed });
+    };
+    tick();
   });
 }
 
@@ -140,7 +199,12 @@ async function main() {
         ['gateway', gatewayUrl],
       ]) {
         if (WARMUP > 0) await load(`${base}${route}`, token, WARMUP);
+        const cpu0 = [cpuSeconds(upstream), cpuSeconds(gateway)];
         measured[name] = summarise(await load(`${base}${route}`, token, DURATION));
+        const cpu1 = [cpuSeconds(upstream), cpuSeconds(gateway)];
+        const perRequest = (i) => (cpu0[i] === undefined || cpu1[i] === undefined ? undefined : ((cpu1[i] - cpu0[i]) / measured[name].total) * 1e6);
+        measured[name].upstreamCpuUs = perRequest(0);
+        measured[name].gatewayCpuUs = perRequest(1);
       }
       const ratio = measured.gateway.rps / measured.direct.rps;
       const addedP99 = measured.gateway.p99 - measured.direct.p99;
@@ -149,6 +213,11 @@ async function main() {
       console.log(`run ${run}: direct  ${line(measured.direct)}`);
       console.log(`       gateway ${line(measured.gateway)}`);
       console.log(`       ratio ${fmt(ratio * 100, 1)} %  added p99 ${fmt(addedP99, 1)} ms  (load ${os.loadavg()[0].toFixed(2)})`);
+      if (measured.gateway.gatewayCpuUs !== undefined) {
+        console.log(
+          `       CPU per request: service ${fmt(measured.direct.upstreamCpuUs)} µs direct / ${fmt(measured.gateway.upstreamCpuUs)} µs behind the gateway; gateway ${fmt(measured.gateway.gatewayCpuUs)} µs`,
+        );
+      }
     }
     const m = (pick) => median(runs.map(pick));
     const ratio = m((r) => r.ratio);
@@ -156,7 +225,29 @@ async function main() {
     console.log('');
     console.log(`median  direct  ${fmt(m((r) => r.direct.rps))} req/s  p50 ${fmt(m((r) => r.direct.p50), 1)} ms  p99 ${fmt(m((r) => r.direct.p99), 1)} ms`);
     console.log(`median  gateway ${fmt(m((r) => r.gateway.rps))} req/s  p50 ${fmt(m((r) => r.gateway.p50), 1)} ms  p99 ${fmt(m((r) => r.gateway.p99), 1)} ms`);
+    if (runs[0].gateway.gatewayCpuUs !== undefined) {
+      console.log(`median  CPU per request: service ${fmt(m((r) => r.direct.upstreamCpuUs))} µs, gateway ${fmt(m((r) => r.gateway.gatewayCpuUs))} µs`);
+    }
     console.log(`median  ratio ${fmt(ratio * 100, 1)} % (target >= 60 %: ${ratio >= 0.6 ? 'met' : 'NOT met'})  added p99 ${fmt(added, 1)} ms (target <= 5 ms: ${added <= 5 ? 'met' : 'NOT met'})`);
+    if (RATE > 0) {
+      console.log('');
+      const fixed = { direct: [], gateway: [] };
+      for (let run = 1; run <= RUNS; run++) {
+        for (const [name, base] of [
+          ['direct', direct],
+          ['gateway', gatewayUrl],
+        ]) {
+          fixed[name].push(await fixedRate(`${base}${route}`, token, RATE, 5));
+        }
+      }
+      const fm = (name, pick) => median(fixed[name].map(pick));
+      console.log(
+        `fixed ${RATE} req/s (open loop, 5 s, median of ${RUNS}): direct p50 ${fmt(fm('direct', (x) => x.p50), 2)} ms p99 ${fmt(fm('direct', (x) => x.p99), 2)} ms; ` +
+          `gateway p50 ${fmt(fm('gateway', (x) => x.p50), 2)} ms p99 ${fmt(fm('gateway', (x) => x.p99), 2)} ms; ` +
+          `added p50 ${fmt(fm('gateway', (x) => x.p50) - fm('direct', (x) => x.p50), 2)} ms p99 ${fmt(fm('gateway', (x) => x.p99) - fm('direct', (x) => x.p99), 2)} ms` +
+          (fixed.direct.some((x) => x.failed) || fixed.gateway.some((x) => x.failed) ? ' (some requests failed)' : ''),
+      );
+    }
     const bad = runs.some((r) => r.direct.non2xx || r.gateway.non2xx || r.direct.errors || r.gateway.errors);
     if (bad) console.log('WARNING: some requests failed or were not 2xx; the figures are not comparable');
   } finally {

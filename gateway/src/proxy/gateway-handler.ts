@@ -58,10 +58,12 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
   // label children looked up once, not hashed on every request
   const statusClass = ['1xx', '2xx', '3xx', '4xx', '5xx'];
   const durationOf = new Map(UPSTREAMS.map((u) => [u, statusClass.map((cls) => duration.labels(u, cls))]));
-  const observe = (res: ServerResponse, upstream: UpstreamName, started: bigint) => {
+  const debug = logger.isLevelEnabled('debug');
+  const observe = (req: IncomingMessage, res: ServerResponse, upstream: UpstreamName, started: bigint) => {
     res.once('finish', () => {
-      const child = durationOf.get(upstream)?.[Math.floor(res.statusCode / 100) - 1];
-      child?.observe(Number(process.hrtime.bigint() - started) / 1e9);
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      durationOf.get(upstream)?.[Math.floor(res.statusCode / 100) - 1]?.observe(seconds);
+      if (debug) logger.debug({ requestId: req.headers['x-request-id'], method: req.method, url: req.url, upstream, status: res.statusCode, ms: seconds * 1000 }, 'proxied');
     });
   };
 
@@ -129,7 +131,7 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
       (req as IncomingMessage & { requestId?: string }).requestId = requestId;
       return deps.ownRoutes(req, res);
     }
-    observe(res, route.upstream, process.hrtime.bigint());
+    observe(req, res, route.upstream, process.hrtime.bigint());
 
     if (declaredBodyTooLarge(req, config.MAX_BODY_BYTES)) {
       res.setHeader('Connection', 'close');

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { captureMessages, deleteBus, eventually, isolatedBus } from '@guitaronline/testing';
+import { encodeCursor } from '@guitaronline/platform';
 import type { IdentityService } from '../src/main';
-import { encodeCursor } from '../src/domain/page-cursor';
 import { expectProblem, signUp, startIdentity } from './helpers';
 
 const bus = isolatedBus();
@@ -98,7 +98,7 @@ describe('teacher profiles', () => {
     // past the oldest row: an empty last page
     const tail = await request(url)
       .get('/api/v1/teachers')
-      .query({ cursor: encodeCursor({ createdAt: '1970-01-01T00:00:00.000000Z', id: randomUUID() }) })
+      .query({ cursor: encodeCursor({ at: '1970-01-01T00:00:00.000000Z', id: randomUUID() }) })
       .set(auth(viewer.accessToken));
     expect(tail.body).toEqual({ items: [], nextCursor: null });
   });

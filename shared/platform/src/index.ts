@@ -7,6 +7,7 @@ export * from './http';
 export * from './lifecycle';
 export * from './logger';
 export * from './metrics';
+export * from './pagination';
 export * from './request-id';
 export * from './validate';
 export * from './provision';

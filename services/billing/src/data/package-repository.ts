@@ -1,6 +1,6 @@
+import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { LessonPackage, PackageStatus } from '../domain/package-rules';
 import type { Queryable, Tx } from './db';
-import { fetchPage, type PageRequest } from './pagination';
 
 interface PackageRow {
   id: string;
@@ -66,12 +66,12 @@ export async function listPackages(
   db: Queryable,
   filter: { studentId?: string; status?: PackageStatus },
   page: PageRequest,
-): Promise<{ items: LessonPackage[]; nextCursor: string | null }> {
+): Promise<Page<LessonPackage>> {
   const query = db(TABLE).select('*');
   if (filter.studentId) query.where('student_id', filter.studentId);
   if (filter.status) query.where('status', filter.status);
-  const { rows, nextCursor } = await fetchPage<PackageRow>(query, page);
-  return { items: rows.map(toPackage), nextCursor };
+  const { items, nextCursor } = await keysetPage<PackageRow>(query, page);
+  return { items: items.map(toPackage), nextCursor };
 }
 
 /**

@@ -1,6 +1,6 @@
+import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { Payment, PaymentStatus } from '../domain/payment-rules';
 import type { Queryable, Tx } from './db';
-import { fetchPage, type PageRequest } from './pagination';
 
 interface PaymentRow {
   id: string;
@@ -68,11 +68,11 @@ export async function listPayments(
   db: Queryable,
   filter: { packageId?: string; studentId?: string; status?: PaymentStatus },
   page: PageRequest,
-): Promise<{ items: Payment[]; nextCursor: string | null }> {
+): Promise<Page<Payment>> {
   const query = db(TABLE).select('*');
   if (filter.packageId) query.where('package_id', filter.packageId);
   if (filter.studentId) query.where('student_id', filter.studentId);
   if (filter.status) query.where('status', filter.status);
-  const { rows, nextCursor } = await fetchPage<PaymentRow>(query, page);
-  return { items: rows.map(toPayment), nextCursor };
+  const { items, nextCursor } = await keysetPage<PaymentRow>(query, page);
+  return { items: items.map(toPayment), nextCursor };
 }

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { recordEvent } from '@guitaronline/messaging';
-import { errors } from '@guitaronline/platform';
+import { errors, type PageRequest } from '@guitaronline/platform';
 import { writeAudit } from '../data/audit-repository';
 import type { Tx } from '../data/db';
 import { expireOverduePackages, findPackage, insertPackage, listPackages as listPackageRows } from '../data/package-repository';
-import type { PageRequest } from '../data/pagination';
 import type { BillingDeps } from './deps';
 import {
   auditActorOf,

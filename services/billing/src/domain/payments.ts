@@ -1,10 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { recordEvent } from '@guitaronline/messaging';
-import { AppError, errors } from '@guitaronline/platform';
+import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import { writeAudit } from '../data/audit-repository';
 import { findStoredResponse, lockIdempotencyKey, storeResponse } from '../data/idempotency-repository';
 import { findPackage } from '../data/package-repository';
-import type { PageRequest } from '../data/pagination';
 import { findPayment, insertPayment, listPayments as listPaymentRows, updatePaymentStatus } from '../data/payment-repository';
 import type { BillingDeps } from './deps';
 import { expireOverdue } from './packages';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Booking, BookingStatus, Role } from '../domain/booking';
-import type { CursorKey } from '../domain/cursor';
+import { keysetPage, type Page } from '@guitaronline/platform';
 import { bookingErrors } from '../domain/booking-errors';
 import { isUniqueViolation } from './db-errors';
 
@@ -76,7 +76,7 @@ export interface BookingListFilter {
   studentId?: string;
   teacherId?: string;
   status?: BookingStatus;
-  after?: CursorKey;
+  cursor?: string;
   limit: number;
 }
 
@@ -186,13 +186,12 @@ export class BookingRepository {
   }
 
   /** Newest first, keyset on (created_at, id). */
-  async list(filter: BookingListFilter): Promise<{ items: Booking[]; more: boolean }> {
-    const q = this.db<BookingRow>('bookings');
+  async list(filter: BookingListFilter): Promise<Page<Booking>> {
+    const q = this.db('bookings').select('*');
     if (filter.studentId) q.where('student_id', filter.studentId);
     if (filter.teacherId) q.where('teacher_id', filter.teacherId);
     if (filter.status) q.where('status', filter.status);
-    if (filter.after) q.whereRaw('(created_at, id) < (?, ?)', [new Date(filter.after.value), filter.after.id]);
-    const rows = await q.orderBy([{ column: 'created_at', order: 'desc' }, { column: 'id', order: 'desc' }]).limit(filter.limit + 1);
-    return { items: rows.slice(0, filter.limit).map(toBooking), more: rows.length > filter.limit };
+    const { items, nextCursor } = await keysetPage<BookingRow>(q, filter);
+    return { items: items.map(toBooking), nextCursor };
   }
 }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Slot, SlotStatus, SlotView } from '../domain/booking';
-import type { CursorKey } from '../domain/cursor';
+import { keysetPage, type Page } from '@guitaronline/platform';
 import { bookingErrors } from '../domain/booking-errors';
 import { isExclusionViolation } from './db-errors';
 
@@ -39,7 +39,7 @@ export interface SlotListFilter {
   to?: Date;
   status?: SlotStatus;
   sort: 'createdAt' | 'startAt';
-  after?: CursorKey;
+  cursor?: string;
   limit: number;
   now: Date;
 }
@@ -95,8 +95,8 @@ export class SlotRepository {
     return items[0];
   }
 
-  /** Live (not deleted) slots with their derived status; keyset pagination on (sort key, id). */
-  async list(filter: Omit<SlotListFilter, 'after' | 'teacherId' | 'from' | 'to' | 'status'> & Partial<SlotListFilter> & { onlyId?: string }): Promise<{ items: SlotView[]; more: boolean }> {
+  /** Live (not deleted) slots with their derived status; keyset pagination on (sort key, id): newest first, or earliest start first. */
+  async list(filter: Omit<SlotListFilter, 'cursor' | 'teacherId' | 'from' | 'to' | 'status'> & Partial<SlotListFilter> & { onlyId?: string }): Promise<Page<SlotView>> {
     const { db } = this;
     const q = db('slots as s')
       .leftJoin('bookings as b', function () {
@@ -111,15 +111,8 @@ export class SlotRepository {
     if (filter.from) q.where('s.start_at', '>=', filter.from);
     if (filter.to) q.where('s.start_at', '<', filter.to);
     if (filter.status) q.whereRaw(`${STATUS_SQL} = ?`, [filter.now, filter.status]);
-    if (filter.sort === 'startAt') {
-      if (filter.after) q.whereRaw('(s.start_at, s.id) > (?, ?)', [new Date(filter.after.value), filter.after.id]);
-      q.orderBy([{ column: 's.start_at', order: 'asc' }, { column: 's.id', order: 'asc' }]);
-    } else {
-      if (filter.after) q.whereRaw('(s.created_at, s.id) < (?, ?)', [new Date(filter.after.value), filter.after.id]);
-      q.orderBy([{ column: 's.created_at', order: 'desc' }, { column: 's.id', order: 'desc' }]);
-    }
-    const rows = (await q.limit(filter.limit + 1)) as (SlotRow & { status: SlotStatus; teacher_display_name: string | null })[];
-    const more = rows.length > filter.limit;
-    return { items: rows.slice(0, filter.limit).map((r) => ({ ...toSlot(r), status: r.status, teacherDisplayName: r.teacher_display_name })), more };
+    const order = filter.sort === 'startAt' ? ({ at: 's.start_at', id: 's.id', direction: 'asc' } as const) : { at: 's.created_at', id: 's.id' };
+    const { items, nextCursor } = await keysetPage<SlotRow & { status: SlotStatus; teacher_display_name: string | null }>(q, filter, order);
+    return { items: items.map((r) => ({ ...toSlot(r), status: r.status, teacherDisplayName: r.teacher_display_name })), nextCursor };
   }
 }

@@ -1,8 +1,8 @@
-import type { Actor, BookingJson, BookingStatus, Page } from './booking';
+import type { Page } from '@guitaronline/platform';
+import type { Actor, BookingJson, BookingStatus } from './booking';
 import { bookingJson } from './booking';
 import { bookingErrors } from './booking-errors';
 import { canSeeBooking, confirmDeadline } from './booking-rules';
-import { decodeCursor, encodeCursor } from './cursor';
 import type { BookingDeps } from './deps';
 
 /** Its student, its teacher or an admin sees a booking; for anyone else it does not exist. */
@@ -14,15 +14,9 @@ export async function viewBooking(deps: BookingDeps, actor: Actor, bookingId: st
 
 /** A student's own bookings, or a teacher's bookings on their slots; newest first. */
 export async function listMyBookings(deps: BookingDeps, actor: Actor, query: { status?: BookingStatus; limit: number; cursor?: string }): Promise<Page<BookingJson>> {
-  const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-  if (query.cursor && !after) throw bookingErrors.fieldErrors([{ path: 'query.cursor', message: 'not a cursor of this list' }]);
   const owner = actor.role === 'teacher' ? { teacherId: actor.userId } : { studentId: actor.userId };
-  const { items, more } = await deps.store.read.bookings.list({ ...owner, status: query.status, limit: query.limit, after });
-  const last = items[items.length - 1];
-  return {
-    items: items.map(bookingJson),
-    nextCursor: more && last ? encodeCursor({ value: last.createdAt.toISOString(), id: last.id }) : null,
-  };
+  const { items, nextCursor } = await deps.store.read.bookings.list({ ...owner, status: query.status, limit: query.limit, cursor: query.cursor });
+  return { items: items.map(bookingJson), nextCursor };
 }
 
 /** Figures for the admin operations overview: holds past their expiry not yet swept, and sagas stuck in confirming. */

@@ -122,8 +122,3 @@ export function slotJson(s: SlotView): SlotJson {
     teacherDisplayName: s.teacherDisplayName,
   };
 }
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import type { Actor, Page, SlotJson, SlotStatus } from './booking';
+import type { Page } from '@guitaronline/platform';
+import type { Actor, SlotJson, SlotStatus } from './booking';
 import { slotJson } from './booking';
 import { bookingErrors } from './booking-errors';
 import { expiredPayload, slotPayload } from './booking-events';
 import { slotTimeProblems } from './booking-rules';
-import { decodeCursor, encodeCursor } from './cursor';
 import type { BookingDeps } from './deps';
 
 /** A teacher publishes a slot; the exclusion constraint refuses an overlap with their other slots. */
@@ -59,10 +59,6 @@ export interface SlotQuery {
 
 /** Any user lists live slots with their derived status; newest first unless sorted by start. */
 export async function listSlots(deps: BookingDeps, query: SlotQuery): Promise<Page<SlotJson>> {
-  const after = query.cursor ? decodeCursor(query.cursor) : undefined;
-  if (query.cursor && !after) throw bookingErrors.fieldErrors([{ path: 'query.cursor', message: 'not a cursor of this list' }]);
-  const { items, more } = await deps.store.read.slots.list({ ...query, after, now: deps.clock() });
-  const last = items[items.length - 1];
-  const nextCursor = more && last ? encodeCursor({ value: (query.sort === 'startAt' ? last.startAt : last.createdAt).toISOString(), id: last.id }) : null;
+  const { items, nextCursor } = await deps.store.read.slots.list({ ...query, now: deps.clock() });
   return { items: items.map(slotJson), nextCursor };
 }

@@ -1,4 +1,4 @@
-import type { Knex } from '@guitaronline/platform';
+import { keysetPage, type Knex, type Page, type PageRequest } from '@guitaronline/platform';
 
 export interface TeacherProfile {
   teacherId: string;
@@ -18,7 +18,6 @@ interface ProfileRow {
   timezone: string;
   created_at: Date;
   updated_at: Date;
-  created_at_key: string;
 }
 
 const toProfile = (row: ProfileRow): TeacherProfile => ({
@@ -55,29 +54,9 @@ export async function findTeacherProfile(db: Db, teacherId: string): Promise<Tea
   return row ? toProfile(row) : undefined;
 }
 
-export interface PageKey {
-  createdAt: string;
-  id: string;
-}
-
-/** Newest first, keyset on (created_at, teacher_id); one extra row tells whether a next page exists. */
-export async function listTeacherProfiles(db: Db, limit: number, after?: PageKey): Promise<{ items: TeacherProfile[]; next: PageKey | null }> {
-  const query = db<ProfileRow>('teacher_profiles as p')
-    .join('users as u', 'u.id', 'p.teacher_id')
-    .where('u.role', 'teacher')
-    // the text form keeps microseconds, which a JS Date would drop and so skip or repeat rows
-    .select('p.*', db.raw(`to_char(p.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at_key`))
-    .orderBy([
-      { column: 'p.created_at', order: 'desc' },
-      { column: 'p.teacher_id', order: 'desc' },
-    ])
-    .limit(limit + 1);
-  if (after) query.whereRaw('(p.created_at, p.teacher_id) < (?::timestamptz, ?::uuid)', [after.createdAt, after.id]);
-  const rows = (await query) as ProfileRow[];
-  const page = rows.slice(0, limit);
-  const last = page[page.length - 1];
-  return {
-    items: page.map(toProfile),
-    next: rows.length > limit && last ? { createdAt: last.created_at_key, id: last.teacher_id } : null,
-  };
+/** Newest first, keyset on (created_at, teacher_id). */
+export async function listTeacherProfiles(db: Db, page: PageRequest): Promise<Page<TeacherProfile>> {
+  const query = db('teacher_profiles as p').join('users as u', 'u.id', 'p.teacher_id').where('u.role', 'teacher').select('p.*');
+  const { items, nextCursor } = await keysetPage<ProfileRow>(query, page, { at: 'p.created_at', id: 'p.teacher_id' });
+  return { items: items.map(toProfile), nextCursor };
 }

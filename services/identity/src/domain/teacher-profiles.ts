@@ -1,13 +1,10 @@
 import { recordEvent } from '@guitaronline/messaging';
-import { errors } from '@guitaronline/platform';
+import { errors, type PageRequest } from '@guitaronline/platform';
 import { findTeacherProfile, listTeacherProfiles, saveTeacherProfile, type TeacherProfile } from '../data/teacher-repository';
 import type { IdentityDeps } from './identity-deps';
-import { decodeCursor, encodeCursor } from './page-cursor';
 
-export async function listTeachers(deps: Pick<IdentityDeps, 'db'>, page: { limit: number; cursor?: string }) {
-  const after = page.cursor ? decodeCursor(page.cursor) : undefined;
-  const { items, next } = await listTeacherProfiles(deps.db, page.limit, after);
-  return { items, nextCursor: next ? encodeCursor(next) : null };
+export async function listTeachers(deps: Pick<IdentityDeps, 'db'>, page: PageRequest) {
+  return listTeacherProfiles(deps.db, page);
 }
 
 export async function getTeacher(deps: Pick<IdentityDeps, 'db'>, teacherId: string): Promise<TeacherProfile> {

@@ -1,6 +1,6 @@
+import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { Lesson, LessonStatus } from '../domain/lesson-rules';
 import type { Queryable, Tx } from './db';
-import { fetchPage, type PageRequest } from './pagination';
 
 interface LessonRow {
   id: string;
@@ -92,11 +92,11 @@ export async function listLessons(
   db: Queryable,
   filter: { studentId?: string; teacherId?: string; status?: LessonStatus },
   page: PageRequest,
-): Promise<{ items: Lesson[]; nextCursor: string | null }> {
+): Promise<Page<Lesson>> {
   const query = db(TABLE).select('*');
   if (filter.studentId) query.where('student_id', filter.studentId);
   if (filter.teacherId) query.where('teacher_id', filter.teacherId);
   if (filter.status) query.where('status', filter.status);
-  const { rows, nextCursor } = await fetchPage<LessonRow>(query, page);
-  return { items: rows.map(toLesson), nextCursor };
+  const { items, nextCursor } = await keysetPage<LessonRow>(query, page);
+  return { items: items.map(toLesson), nextCursor };
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { EventPayload } from '@guitaronline/contracts';
 import { recordEvent } from '@guitaronline/messaging';
-import { AppError, errors } from '@guitaronline/platform';
+import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import type { Logger } from '@guitaronline/platform';
 import { lockBooking, type Db, type Tx } from '../data/db';
 import {
@@ -14,7 +14,6 @@ import {
   listLessons,
   rememberCanceledBooking,
 } from '../data/lesson-repository';
-import type { PageRequest } from '../data/pagination';
 import type { Clock } from './clock';
 import { canSeeLesson, decideCompletion, lessonEventPayload, type Lesson, type LessonStatus, type Viewer } from './lesson-rules';
 

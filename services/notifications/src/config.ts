@@ -23,6 +23,9 @@ export const configSchema = z
     NOTIFY_BREAKER_RESET_MS: positiveInt.default(30_000),
     NOTIFY_BREAKER_VOLUME_THRESHOLD: positiveInt.default(5),
     NOTIFY_BREAKER_ERROR_PERCENT: positiveInt.max(100).default(50),
+    /** Settled notifications and deliveries older than this are purged. */
+    NOTIFY_RETENTION_DAYS: z.coerce.number().positive().default(90),
+    NOTIFY_PURGE_INTERVAL_MS: positiveInt.default(3_600_000),
     SMTP_TIMEOUT_MS: positiveInt.default(30_000),
     WEBHOOK_TIMEOUT_MS: positiveInt.default(5_000),
   })

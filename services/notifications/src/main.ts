@@ -19,7 +19,7 @@ import { buildOpenApiDocument } from './api/openapi';
 import { OutboundChannels } from './channels/delivery-channels';
 import { EmailChannel } from './channels/email-channel';
 import { WebhookChannel } from './channels/webhook-channel';
-import { PgDeliveryStore } from './data/delivery-repository';
+import { PgDeliveryStore, purgeSettledHistory } from './data/delivery-repository';
 import { pgWebhookStore } from './data/webhook-repository';
 import { deliveryMetrics } from './delivery-metrics';
 import { systemClock, type Clock } from './domain/clock';
@@ -99,6 +99,14 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     throw err;
   }
   worker.start();
+  const purge = async () => {
+    const before = new Date(clock().getTime() - config.NOTIFY_RETENTION_DAYS * 86_400_000);
+    const purged = await purgeSettledHistory(db, before);
+    logger.info({ ...purged, before }, 'settled notification history purged');
+    return purged;
+  };
+  const purgeTimer = setInterval(() => void purge().catch((err) => logger.warn({ err }, 'notification purge failed')), config.NOTIFY_PURGE_INTERVAL_MS);
+  purgeTimer.unref();
   let server: Server;
   try {
     server = await new Promise<Server>((resolve, reject) => {
@@ -106,6 +114,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       s.once('error', reject);
     });
   } catch (err) {
+    clearInterval(purgeTimer);
     await worker.stop();
     await messaging.stop();
     email.close();
@@ -123,9 +132,12 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     worker,
     metrics,
     config,
+    /** Runs the retention purge now (it also runs every NOTIFY_PURGE_INTERVAL_MS). */
+    purge,
     async stop() {
       if (stopped) return;
       stopped = true;
+      clearInterval(purgeTimer);
       await closeServer(server);
       // no new events, then every send in flight is marked, then the relay publishes what
       // those marks recorded and the connection closes

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
-import { bookingConfirmed, freshDatabase, makeEvent, registered, setup, type Fixture, type TestDatabase } from './harness';
+import { bookingConfirmed, freshDatabase, makeEvent, manualClock, registered, setup, type Fixture, type TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -117,6 +117,7 @@ describe('e-mail notifications', () => {
     await fx.publisher.publish(credited);
 
     await eventually(() => fx.smtp.to(student.payload.email).length === 1, { timeoutMs: 15_000 });
+    await eventually(async () => (await deliveryOf(student.payload.email)).status === 'sent'); // marked right after the 250
     const delivery = await deliveryOf(student.payload.email);
     expect(delivery).toMatchObject({ status: 'sent', attempts: 5, last_error: null });
     const attempts = await fx.db('delivery_attempts').where({ delivery_id: delivery.id }).orderBy('attempt');
@@ -212,7 +213,7 @@ describe('e-mail notifications', () => {
   });
 
   test('when the SMTP relay keeps failing, then its breaker opens and postpones deliveries without spending their attempts', async () => {
-    fx = await setup(issuer, database, { NOTIFY_BREAKER_VOLUME_THRESHOLD: '2', NOTIFY_BREAKER_ERROR_PERCENT: '50', NOTIFY_BREAKER_RESET_MS: '1000', NOTIFY_BACKOFF_BASE_MS: '20' });
+    fx = await setup(issuer, database, { NOTIFY_BREAKER_VOLUME_THRESHOLD: '2', NOTIFY_BREAKER_ERROR_PERCENT: '50', NOTIFY_BREAKER_RESET_MS: '1500', NOTIFY_BACKOFF_BASE_MS: '20' });
     const students = [registered('student'), registered('student'), registered('student'), registered('student')];
     await fx.publisher.publish(...students);
     await eventually(async () => (await fx.db('recipients')).length === 4);
@@ -245,5 +246,74 @@ describe('e-mail notifications', () => {
     expect(Number(total[0].n)).toBe(fx.smtp.state.attempts.length);
     const prom = await (await fetch(`${fx.url}/metrics`)).text();
     expect(prom).toMatch(/notifications_postponed_total\{[^}]*channel="email"[^}]*\} [1-9]/);
+  });
+
+  test('when the clock has not reached a retry time, then nothing is resent; once it has, the mail goes out', async () => {
+    const time = manualClock();
+    fx = await setup(issuer, database, { NOTIFY_BACKOFF_BASE_MS: '60000', NOTIFY_BACKOFF_MAX_MS: '600000' }, { clock: time.clock, random: () => 1 });
+    const student = registered('student');
+    await fx.publisher.publish(student);
+    await eventually(async () => (await fx.db('recipients')).length === 1);
+    fx.smtp.state.refuse = 1;
+    await fx.publisher.publish(makeEvent('billing.package.expired', { packageId: randomUUID(), studentId: student.payload.userId, lessonsTotal: 4, lessonsLeft: 1, expiresAt: new Date().toISOString() }));
+    await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'failed');
+    const failed = await deliveryOf(student.payload.email);
+    expect(failed.next_attempt_at.getTime() - time.clock().getTime()).toBe(60_000); // base delay, jitter pinned at its top
+
+    await sleep(400); // real time passes, the service's clock does not
+    expect(fx.smtp.attemptsTo(student.payload.email)).toHaveLength(1);
+    time.advance(59_999);
+    await sleep(300);
+    expect(fx.smtp.attemptsTo(student.payload.email)).toHaveLength(1);
+    time.advance(1);
+    await eventually(() => fx.smtp.to(student.payload.email).length === 1);
+    await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'sent');
+  });
+
+  test('when a worker died mid-send, then its claimed row is left alone until the lease runs out and is then sent once', async () => {
+    const time = manualClock();
+    fx = await setup(issuer, database, { NOTIFY_SEND_LEASE_MS: '120000' }, { clock: time.clock });
+    const student = registered('student');
+    await fx.publisher.publish(student);
+    await eventually(async () => (await fx.db('recipients')).length === 1);
+    fx.smtp.state.refuse = true;
+    await fx.publisher.publish(makeEvent('lesson.created', { lessonId: randomUUID(), bookingId: randomUUID(), studentId: student.payload.userId, teacherId: randomUUID(), startAt: new Date().toISOString() }));
+    await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'failed');
+    await fx.service!.stop();
+    // what a crash between claim and mark leaves behind: a claimed row with a running lease
+    const { id } = await deliveryOf(student.payload.email);
+    await fx.db('deliveries').where({ id }).update({ status: 'sending', claim_token: randomUUID(), next_attempt_at: new Date(time.clock().getTime() + 120_000) });
+    fx.smtp.state.refuse = false;
+
+    await fx.startService({}, { clock: time.clock });
+    await sleep(400);
+    expect(fx.smtp.to(student.payload.email)).toHaveLength(0); // another worker might still be sending it
+    time.advance(120_001);
+    await eventually(() => fx.smtp.to(student.payload.email).length === 1);
+    await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'sent');
+    await sleep(300);
+    expect(fx.smtp.to(student.payload.email)).toHaveLength(1);
+    expect((await deliveryOf(student.payload.email)).attempts).toBe(2);
+  });
+
+  test('when settled notifications are older than the retention, then the purge removes them and keeps everything unsettled', async () => {
+    const time = manualClock();
+    fx = await setup(issuer, database, { NOTIFY_RETENTION_DAYS: '90' }, { clock: time.clock });
+    const student = registered('student');
+    await fx.publisher.publish(student);
+    await eventually(async () => (await fx.db('recipients')).length === 1);
+    const sentEvent = makeEvent('billing.package.created', { packageId: randomUUID(), studentId: student.payload.userId, lessonsTotal: 2, lessonsLeft: 2, expiresAt: new Date().toISOString() });
+    const waitingEvent = makeEvent('billing.package.created', { packageId: randomUUID(), studentId: randomUUID(), lessonsTotal: 2, lessonsLeft: 2, expiresAt: new Date().toISOString() });
+    await fx.publisher.publish(sentEvent, waitingEvent);
+    await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'sent');
+    await eventually(async () => (await fx.db('notifications').where({ event_id: waitingEvent.id })).length === 1);
+
+    time.advance(89 * 86_400_000);
+    expect((await fx.service!.purge()).notifications).toBe(0);
+    time.advance(2 * 86_400_000);
+    expect(await fx.service!.purge()).toEqual({ notifications: 1, webhookDeliveries: 0, subscriptions: 0 });
+    expect((await fx.db('notifications')).map((n) => n.event_id)).toEqual([waitingEvent.id]);
+    expect(await fx.db('deliveries')).toHaveLength(1);
+    expect(await fx.db('delivery_attempts')).toHaveLength(0);
   });
 });

@@ -8,7 +8,7 @@ import { eventCatalogue, validatePayload, type DomainEvent, type EventPayload, t
 import { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService } from '@guitaronline/platform';
 import { deleteBus, isolatedBus, startTestIssuer, testEnv, testInfra, type TestIssuer } from '@guitaronline/testing';
 import { migrations } from '../migrations';
-import { start, type NotificationsService } from '../src/main';
+import { start, type NotificationsService, type StartDeps } from '../src/main';
 
 export interface TestDatabase {
   url: string;
@@ -219,7 +219,7 @@ export const fastDelivery = {
  * Everything one test needs: a fresh database, its own bus, a real SMTP server, a publisher,
  * and a running notifications service (restartable with the same database and bus).
  */
-export async function setup(issuer: TestIssuer, database: TestDatabase, overrides: Record<string, string> = {}) {
+export async function setup(issuer: TestIssuer, database: TestDatabase, overrides: Record<string, string> = {}, deps: StartDeps = {}) {
   const bus = isolatedBus();
   await database.reset();
   const smtp = await startSmtp();
@@ -240,8 +240,8 @@ export async function setup(issuer: TestIssuer, database: TestDatabase, override
     publisher,
     env,
     service: undefined as NotificationsService | undefined,
-    async startService(extra: Record<string, string> = {}) {
-      fx.service = await start({ ...env, ...extra });
+    async startService(extra: Record<string, string> = {}, deps: StartDeps = {}) {
+      fx.service = await start({ ...env, ...extra }, deps);
       return fx.service;
     },
     get url() {
@@ -255,9 +255,20 @@ export async function setup(issuer: TestIssuer, database: TestDatabase, override
       await deleteBus(bus, ['notifications']);
     },
   };
-  await fx.startService();
+  await fx.startService({}, deps);
   return fx;
 }
 
 export { startTestIssuer };
 export type Fixture = Awaited<ReturnType<typeof setup>>;
+
+/** A clock that stands still until the test moves it. */
+export function manualClock(start = Date.now()) {
+  let now = start;
+  return {
+    clock: () => new Date(now),
+    advance(ms: number) {
+      now += ms;
+    },
+  };
+}

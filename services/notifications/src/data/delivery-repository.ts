@@ -200,3 +200,35 @@ export class PgDeliveryStore implements DeliveryStore {
     });
   }
 }
+
+/**
+ * Deletes settled history older than `before` (DESIGN.md rule 12: nothing grows without
+ * bound): sent/dead e-mail notifications with their deliveries and attempt logs, settled
+ * webhook deliveries, and deleted subscriptions nothing refers to any more. Unsettled rows
+ * are never touched. Works in batches so one purge never holds long locks.
+ */
+export async function purgeSettledHistory(knex: Knex, before: Date, batch = 1000): Promise<{ notifications: number; webhookDeliveries: number; subscriptions: number }> {
+  const loop = async (sql: string) => {
+    let total = 0;
+    for (;;) {
+      const { rowCount } = await knex.raw<{ rowCount: number }>(sql, [before, batch]);
+      total += rowCount ?? 0;
+      if ((rowCount ?? 0) < batch) return total;
+    }
+  };
+  const notifications = await loop(
+    `delete from notifications where id in (
+       select n.id from notifications n join deliveries d on d.notification_id = n.id
+       where n.created_at < ? and d.status in ('sent', 'dead') limit ?)`,
+  );
+  const webhookDeliveries = await loop(
+    `delete from deliveries where id in (
+       select id from deliveries where channel = 'webhook' and status in ('sent', 'dead', 'canceled') and updated_at < ? limit ?)`,
+  );
+  const subscriptions = await loop(
+    `delete from webhook_subscriptions where id in (
+       select s.id from webhook_subscriptions s
+       where s.deleted_at < ? and not exists (select 1 from deliveries d where d.subscription_id = s.id) limit ?)`,
+  );
+  return { notifications, webhookDeliveries, subscriptions };
+}

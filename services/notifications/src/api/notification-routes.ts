@@ -6,7 +6,6 @@ import { errors, parseBody, parseParams, parseQuery, principalOf, type Auth } fr
 import type { Clock } from '../domain/clock';
 import type { WebhookSubscriptions } from '../domain/webhook-subscriptions';
 import { deadLetteredCount, deliveryFigures, listUserNotifications } from '../data/notification-repository';
-import { decodeCursor } from '../data/pagination';
 import { listLiveSubscriptions } from '../data/webhook-repository';
 
 export interface RouteDeps {
@@ -23,7 +22,7 @@ export function notificationRoutes({ db, auth, clock, webhooks }: RouteDeps): Ro
   router.get('/api/v1/notifications/my', auth.requireAuth, async (req, res) => {
     const { userId } = principalOf(req);
     const query = parseQuery(req, pageQuery);
-    res.json(await listUserNotifications(db, userId, { limit: query.limit, cursor: decodeCursor(query.cursor) }));
+    res.json(await listUserNotifications(db, userId, query));
   });
 
   router.post('/api/v1/notifications/webhooks', ...admin, async (req, res) => {
@@ -34,7 +33,7 @@ export function notificationRoutes({ db, auth, clock, webhooks }: RouteDeps): Ro
 
   router.get('/api/v1/notifications/webhooks', ...admin, async (req, res) => {
     const query = parseQuery(req, pageQuery);
-    res.json(await listLiveSubscriptions(db, { limit: query.limit, cursor: decodeCursor(query.cursor) }));
+    res.json(await listLiveSubscriptions(db, query));
   });
 
   router.delete('/api/v1/notifications/webhooks/:id', ...admin, async (req, res) => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { DeliveryChannel, DeliveryStatus } from '../domain/delivery';
-import { page, type Cursor } from './pagination';
+import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 
 type Db = Knex | Knex.Transaction;
 
@@ -90,31 +90,25 @@ function publicStatus(status: DeliveryStatus): UserNotification['status'] {
   return 'pending';
 }
 
-export async function listUserNotifications(db: Db, userId: string, opts: { limit: number; cursor?: Cursor }) {
-  const q = db('notifications as n')
+interface UserNotificationRow {
+  id: string;
+  event_type: string;
+  channel: 'email';
+  subject: string;
+  created_at: Date;
+  status: DeliveryStatus;
+  attempts: number;
+  sent_at: Date | null;
+}
+
+export async function listUserNotifications(db: Db, userId: string, page: PageRequest): Promise<Page<UserNotification>> {
+  const query = db('notifications as n')
     .join('deliveries as d', 'd.notification_id', 'n.id')
     .where('n.user_id', userId)
-    .select('n.id', 'n.event_type', 'n.channel', 'n.subject', 'n.created_at', 'd.status', 'd.attempts', 'd.sent_at')
-    .orderBy([
-      { column: 'n.created_at', order: 'desc' },
-      { column: 'n.id', order: 'desc' },
-    ])
-    .limit(opts.limit + 1);
-  if (opts.cursor) q.whereRaw('(n.created_at, n.id) < (?, ?)', [opts.cursor.createdAt, opts.cursor.id]);
-  const rows: {
-    id: string;
-    event_type: string;
-    channel: 'email';
-    subject: string;
-    created_at: Date;
-    status: DeliveryStatus;
-    attempts: number;
-    sent_at: Date | null;
-  }[] = await q;
-  return page(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    opts.limit,
-    (r): UserNotification => ({
+    .select('n.id', 'n.event_type', 'n.channel', 'n.subject', 'n.created_at', 'd.status', 'd.attempts', 'd.sent_at');
+  const { items, nextCursor } = await keysetPage<UserNotificationRow>(query, page, { at: 'n.created_at', id: 'n.id' });
+  return {
+    items: items.map((r) => ({
       id: r.id,
       type: r.event_type,
       channel: r.channel,
@@ -123,8 +117,9 @@ export async function listUserNotifications(db: Db, userId: string, opts: { limi
       subject: r.subject,
       createdAt: r.created_at,
       sentAt: r.sent_at,
-    }),
-  );
+    })),
+    nextCursor,
+  };
 }
 
 export interface ChannelCounts {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { cancelSubscriptionDeliveries } from './delivery-repository';
-import { page, type Cursor } from './pagination';
+import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 
 type Db = Knex | Knex.Transaction;
 
@@ -42,22 +42,10 @@ export async function insertSubscription(
   return toSubscription(row);
 }
 
-export async function listLiveSubscriptions(db: Db, opts: { limit: number; cursor?: Cursor }) {
-  const q = db('webhook_subscriptions')
-    .whereNull('deleted_at')
-    .select('id', 'url', 'events', 'description', 'created_at')
-    .orderBy([
-      { column: 'created_at', order: 'desc' },
-      { column: 'id', order: 'desc' },
-    ])
-    .limit(opts.limit + 1);
-  if (opts.cursor) q.whereRaw('(created_at, id) < (?, ?)', [opts.cursor.createdAt, opts.cursor.id]);
-  const rows: Row[] = await q;
-  return page(
-    rows.map((r) => ({ ...r, createdAt: r.created_at })),
-    opts.limit,
-    toSubscription,
-  );
+export async function listLiveSubscriptions(db: Db, page: PageRequest): Promise<Page<WebhookSubscription>> {
+  const query = db('webhook_subscriptions').whereNull('deleted_at').select('id', 'url', 'events', 'description', 'created_at');
+  const { items, nextCursor } = await keysetPage<Row>(query, page);
+  return { items: items.map(toSubscription), nextCursor };
 }
 
 /** Soft delete (old deliveries keep their subscription); false if there was no live one. */

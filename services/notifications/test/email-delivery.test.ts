@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
+import { start } from '../src/main';
 import { bookingConfirmed, freshDatabase, makeEvent, manualClock, registered, setup, type Fixture, type TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
@@ -315,5 +316,34 @@ describe('e-mail notifications', () => {
     expect((await fx.db('notifications')).map((n) => n.event_id)).toEqual([waitingEvent.id]);
     expect(await fx.db('deliveries')).toHaveLength(1);
     expect(await fx.db('delivery_attempts')).toHaveLength(0);
+  });
+
+  test('when two replicas share the schedule and the queue, then every e-mail is sent exactly once', async () => {
+    fx = await setup(issuer, database, { NOTIFY_WORKER_BATCH: '3' });
+    const replica = await start(fx.env);
+    try {
+      const teacher = registered('teacher');
+      const students = Array.from({ length: 15 }, () => registered('student'));
+      await fx.publisher.publish(teacher, ...students);
+      await eventually(async () => (await fx.db('recipients')).length === 16);
+      // a flaky relay makes deliveries go round several times, across both workers
+      fx.smtp.state.refuse = 10;
+      await fx.publisher.publish(...students.map((s) => bookingConfirmed(s.payload.userId, teacher.payload.userId)));
+      await eventually(async () => (await fx.db('deliveries').where({ status: 'sent' })).length === 30, { timeoutMs: 20_000 });
+      await sleep(300);
+      for (const s of students) expect(fx.smtp.to(s.payload.email)).toHaveLength(1);
+      expect(fx.smtp.to(teacher.payload.email)).toHaveLength(15);
+      expect(fx.smtp.state.received).toHaveLength(30);
+      expect(fx.smtp.state.attempts).toHaveLength(40);
+      const logged = await fx.db('delivery_attempts').count<{ n: string }[]>('* as n');
+      expect(Number(logged[0].n)).toBe(40); // every try was made by exactly one worker and logged once
+      const sentBy = async (url: string) => Number(/notifications_sent_total\{[^}]*channel="email"[^}]*\} (\d+)/.exec(await (await fetch(`${url}/metrics`)).text())?.[1]);
+      const [a, b] = [await sentBy(fx.url), await sentBy(replica.url)];
+      expect(a + b).toBe(30);
+      expect(a).toBeGreaterThan(0); // both replicas took part
+      expect(b).toBeGreaterThan(0);
+    } finally {
+      await replica.stop();
+    }
   });
 });

@@ -1,4 +1,5 @@
 export * from './amqp';
 export * from './eventually';
 export * from './infra';
+export * from './smtp';
 export * from './token-issuer';

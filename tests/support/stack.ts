@@ -1,8 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import knexFactory from 'knex';
-import { deleteBus, isolatedBus, testEnv, testInfra } from '@guitaronline/testing';
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { provision } = require('../../scripts/provision-lib') as { provision(o: { databaseUrl: string; services?: string[] }): Promise<string[]> };
+import { apiCall, deleteBus, isolatedBus, privateDatabase, testEnv, type ApiCallOptions } from '@guitaronline/testing';
 import { start as startIdentity } from '../../services/identity/src/main';
 import { runCreateAdmin } from '../../services/identity/src/cli/create-admin';
 import { start as startBooking } from '../../services/booking/src/main';
@@ -19,31 +16,6 @@ export function controllableClock() {
 
 interface Stopper {
   stop(): Promise<void>;
-}
-
-/**
- * A private database for one suite, provisioned with the given services' roles, schemas and
- * (built) migrations. Instances of a service on one schema are replicas sharing an outbox, so
- * suites that start the same service must not share a database.
- */
-export async function privateDatabase(services: string[]) {
-  const url = new URL(testInfra().databaseUrl);
-  const name = `gotest_${randomUUID().replace(/-/g, '').slice(0, 16)}`;
-  url.pathname = `/${name}`;
-  await provision({ databaseUrl: url.toString(), services });
-  return {
-    url: url.toString(),
-    async drop() {
-      const server = new URL(url);
-      server.pathname = '/postgres';
-      const admin = knexFactory({ client: 'pg', connection: server.toString(), pool: { min: 0, max: 1 } });
-      try {
-        await admin.raw(`drop database if exists ${name} with (force)`);
-      } finally {
-        await admin.destroy();
-      }
-    },
-  };
 }
 
 /**
@@ -112,20 +84,7 @@ export type SagaStack = Awaited<ReturnType<typeof startSagaStack>>;
 
 /** A small client for the public API through the gateway. */
 export function apiClient(baseUrl: string) {
-  async function call(method: string, path: string, options: { token?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-    const headers: Record<string, string> = { ...options.headers };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${baseUrl}${path}`, { method, headers, body: options.body === undefined ? undefined : JSON.stringify(options.body) });
-    const text = await res.text();
-    let body: any = text;
-    try {
-      body = text ? JSON.parse(text) : undefined;
-    } catch {
-      // not JSON
-    }
-    return { status: res.status, body, headers: res.headers };
-  }
+  const call = (method: string, path: string, options: ApiCallOptions = {}) => apiCall(baseUrl, method, path, options);
   async function register(role: 'student' | 'teacher') {
     const email = `${role}-${randomUUID()}@example.test`;
     const password = 'correct-horse-battery';

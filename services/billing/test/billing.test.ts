@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, type TestIssuer } from '@guitaronline/testing';
+import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
 import { start, type BillingService } from '../src/main';
-import { migrations } from '../migrations';
-import { bookingPublisher, http, isolatedDatabase, manualClock, queueDepth } from './helpers';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -11,20 +9,20 @@ describe('billing service', () => {
   const bus = isolatedBus();
   const clock = manualClock();
   let issuer: TestIssuer;
-  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
+  let database: PrivateDatabase;
   let service: BillingService;
-  let publisher: Awaited<ReturnType<typeof bookingPublisher>>;
+  let publisher: EventPublisher;
   let capture: Awaited<ReturnType<typeof captureMessages>>;
   const adminId = randomUUID();
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    database = await isolatedDatabase('billing', migrations);
+    database = await privateDatabase(['billing']);
     service = await start(
       testEnv({ ...bus, DATABASE_URL: database.url, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', ''), BILLING_EXPIRY_SWEEP_INTERVAL_MS: '0' }),
       { clock },
     );
-    publisher = await bookingPublisher(bus.EVENTS_EXCHANGE);
+    publisher = await eventPublisher(bus.EVENTS_EXCHANGE);
     capture = await captureMessages(bus.EVENTS_EXCHANGE, 'billing.#');
   });
 
@@ -39,7 +37,7 @@ describe('billing service', () => {
 
   beforeEach(() => clock.set(new Date()));
 
-  const api = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(service.url, method, path, options);
+  const api = (method: string, path: string, options: ApiCallOptions = {}) => apiCall(service.url, method, path, options);
   const admin = () => issuer.token({ sub: adminId, role: 'admin' });
   const student = (id: string) => issuer.token({ sub: id, role: 'student' });
 

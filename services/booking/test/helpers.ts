@@ -1,9 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import amqp from 'amqplib';
-import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, testInfra, type TestIssuer } from '@guitaronline/testing';
-import type { EventPayload, EventType } from '@guitaronline/contracts';
-import { adminDb, createServiceDb, ensureDatabase, ensureServiceSchema, migrateService } from '@guitaronline/platform';
-import { migrations } from '../migrations';
+import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, privateDatabase, startTestIssuer, testEnv, type ApiCallOptions, type ApiResponse, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
+import type { EventPayload, EventType, ServiceName } from '@guitaronline/contracts';
 import { start, type BookingService } from '../src/main';
 
 /** A clock that runs with real time (from a chosen offset) and can be moved forward: time rules are tested without sleeping. */
@@ -24,15 +21,15 @@ export const YEAR = 365 * DAY;
 
 export interface Harness {
   svc: BookingService;
-  database: { url: string; drop: () => Promise<void> };
+  database: PrivateDatabase;
   issuer: TestIssuer;
   bus: ReturnType<typeof isolatedBus>;
   clock: ReturnType<typeof testClock>;
   capture: Awaited<ReturnType<typeof captureMessages>>;
-  api: (method: string, path: string, options?: { token?: string; body?: unknown; headers?: Record<string, string> }) => Promise<{ status: number; body: any; headers: Headers }>;
+  api: (method: string, path: string, options?: ApiCallOptions) => Promise<ApiResponse>;
   user: (role: 'student' | 'teacher' | 'admin') => { id: string; token: string };
   /** Publishes an event as another service would (billing), on this file's isolated exchange. */
-  publish: <T extends EventType>(type: T, payload: EventPayload<T>, options?: { id?: string; source?: string; occurredAt?: Date }) => Promise<string>;
+  publish: <T extends EventType>(type: T, payload: EventPayload<T>, options?: { id?: string; source?: ServiceName; occurredAt?: Date }) => Promise<string>;
   /** A slot of a new teacher starting `inMs` from the test clock's now, lasting an hour. */
   slot: (inMs?: number, teacher?: { id: string; token: string }) => Promise<{ id: string; teacher: { id: string; token: string }; startAt: string }>;
   close: () => Promise<void>;
@@ -48,7 +45,7 @@ export interface Harness {
 export async function startHarness(
   options: { epochOffsetMs?: number; env?: Record<string, string>; bus?: Harness['bus']; database?: Harness['database'] } = {},
 ): Promise<Harness> {
-  const database = options.database ?? (await isolatedDatabase());
+  const database = options.database ?? (await privateDatabase(['booking']));
   const issuer = await startTestIssuer();
   const bus = options.bus ?? isolatedBus();
   const clock = testClock(options.epochOffsetMs ?? 0);
@@ -66,54 +63,16 @@ export async function startHarness(
     }),
     { clock: clock.now, resolveKey: issuer.resolveKey },
   );
-  const connection = await amqp.connect(testInfra().amqpUrl);
-  const channel = await connection.createConfirmChannel();
+  const publisher = await eventPublisher(bus.EVENTS_EXCHANGE);
 
-  const api: Harness['api'] = async (method, path, { token, body, headers } = {}) => {
-    const res = await fetch(`${svc.url}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...headers,
-      },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
-    });
-    const text = await res.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      /* not JSON */
-    }
-    return { status: res.status, body: parsed, headers: res.headers };
-  };
+  const api: Harness['api'] = (method, path, opts) => apiCall(svc.url, method, path, opts);
 
   const user: Harness['user'] = (role) => {
     const id = randomUUID();
     return { id, token: issuer.token({ sub: id, role }) };
   };
 
-  const publish: Harness['publish'] = async (type, payload, opts = {}) => {
-    const id = opts.id ?? randomUUID();
-    const envelope = {
-      id,
-      type,
-      version: 1,
-      occurredAt: (opts.occurredAt ?? new Date()).toISOString(),
-      source: opts.source ?? (type.startsWith('identity.') ? 'identity' : 'billing'),
-      correlationId: randomUUID(),
-      causationId: null,
-      aggregateId: (payload as { bookingId?: string; teacherId?: string }).bookingId ?? (payload as { teacherId?: string }).teacherId ?? id,
-      payload,
-    };
-    await new Promise<void>((resolve, reject) =>
-      channel.publish(bus.EVENTS_EXCHANGE, type, Buffer.from(JSON.stringify(envelope)), { persistent: true, messageId: id, type, contentType: 'application/json' }, (err) =>
-        err ? reject(err) : resolve(),
-      ),
-    );
-    return id;
-  };
+  const publish: Harness['publish'] = async (type, payload, opts = {}) => (await publisher.publish(type, payload as Record<string, unknown>, opts)).id;
 
   const slot: Harness['slot'] = async (inMs = 3 * DAY, teacher = user('teacher')) => {
     const startAt = new Date(clock.now().getTime() + inMs);
@@ -135,7 +94,7 @@ export async function startHarness(
     publish,
     slot,
     async close() {
-      await connection.close().catch(() => undefined);
+      await publisher.close();
       await capture.close();
       await svc.stop();
       await issuer.close();
@@ -174,43 +133,6 @@ export async function confirmedBooking(h: Harness, options: { inMs?: number; stu
     return res.body.status === 'confirmed' ? res.body : undefined;
   });
   return { booking, student, slot, packageId };
-}
-
-/**
- * A private database with booking's schema (provisioned like the real one: btree_gist as
- * superuser, the booking_svc role, migrations). Besides the outbox, it keeps a file's moving
- * clock, hold sweeps and watchdog runs away from every other suite's rows. Dropped by `drop()`.
- */
-export async function isolatedDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
-  const base = new URL(testInfra().databaseUrl);
-  const name = `guitaronline_test_booking_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-  const url = new URL(base.toString());
-  url.pathname = `/${name}`;
-  await ensureDatabase(url.toString());
-  const admin = adminDb(url.toString());
-  try {
-    await admin.raw('create extension if not exists btree_gist');
-    await ensureServiceSchema(admin, 'booking');
-  } finally {
-    await admin.destroy();
-  }
-  const db = createServiceDb({ databaseUrl: url.toString(), schema: 'booking', pool: { min: 0, max: 1 } });
-  try {
-    await migrateService(db, 'booking', migrations);
-  } finally {
-    await db.destroy();
-  }
-  return {
-    url: url.toString(),
-    async drop() {
-      const server = adminDb(base.toString());
-      try {
-        await server.raw(`drop database if exists ${name} with (force)`);
-      } finally {
-        await server.destroy();
-      }
-    },
-  };
 }
 
 /** Waits until booking's consumer has handled (committed) the messages with these ids. */

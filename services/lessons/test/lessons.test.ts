@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { captureMessages, deleteBus, eventually, isolatedBus, startTestIssuer, testEnv, type TestIssuer } from '@guitaronline/testing';
+import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
 import { start, type LessonsService } from '../src/main';
-import { migrations } from '../migrations';
-import { bookingPublisher, http, isolatedDatabase, manualClock, queueDepth } from './helpers';
 
 const HOUR = 3_600_000;
 
@@ -10,16 +8,16 @@ describe('lessons service', () => {
   const bus = isolatedBus();
   const clock = manualClock();
   let issuer: TestIssuer;
-  let database: Awaited<ReturnType<typeof isolatedDatabase>>;
+  let database: PrivateDatabase;
   let service: LessonsService;
-  let publisher: Awaited<ReturnType<typeof bookingPublisher>>;
+  let publisher: EventPublisher;
   let capture: Awaited<ReturnType<typeof captureMessages>>;
 
   beforeAll(async () => {
     issuer = await startTestIssuer();
-    database = await isolatedDatabase('lessons', migrations);
+    database = await privateDatabase(['lessons']);
     service = await start(testEnv({ ...bus, DATABASE_URL: database.url, IDENTITY_URL: issuer.jwksUrl.replace('/.well-known/jwks.json', '') }), { clock });
-    publisher = await bookingPublisher(bus.EVENTS_EXCHANGE);
+    publisher = await eventPublisher(bus.EVENTS_EXCHANGE);
     capture = await captureMessages(bus.EVENTS_EXCHANGE, 'lesson.#');
   });
 
@@ -34,7 +32,7 @@ describe('lessons service', () => {
 
   beforeEach(() => clock.set(new Date()));
 
-  const api = (method: string, path: string, options: Parameters<typeof http>[3] = {}) => http(service.url, method, path, options);
+  const api = (method: string, path: string, options: ApiCallOptions = {}) => apiCall(service.url, method, path, options);
   const tokenOf = (sub: string, role: 'student' | 'teacher' | 'admin') => issuer.token({ sub, role });
 
   function aBooking(overrides: Partial<Record<string, unknown>> = {}) {

@@ -1,5 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import knexFactory, { type Knex } from 'knex';
-import { devRolePassword, serviceRoleName } from './db';
+import { createServiceDb, devRolePassword, migrateService, serviceRoleName, type Migration } from './db';
 
 function withDatabase(databaseUrl: string, database: string): string {
   const url = new URL(databaseUrl);
@@ -62,4 +64,87 @@ export async function ensureServiceSchema(admin: Knex, schema: string, password 
 
 export function adminDb(databaseUrl: string): Knex {
   return knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+}
+
+/** Drops a database (e.g. a test run's), disconnecting its sessions; nothing happens if it is gone. */
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const name = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, ''));
+  const admin = knexFactory({ client: 'pg', connection: withDatabase(databaseUrl, 'postgres'), pool: { min: 0, max: 1 } });
+  try {
+    await admin.raw(`drop database if exists ${quoteIdent(name)} with (force)`);
+  } finally {
+    await admin.destroy();
+  }
+}
+
+/** Services under `<root>/services` whose migrations are built (`dist/migrations/index.js`), in a stable order. */
+export function servicesWithBuiltMigrations(root: string): string[] {
+  const dir = path.join(root, 'services');
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir)
+    .filter((name) => fs.existsSync(builtMigrationsFile(root, name)))
+    .sort();
+}
+
+function builtMigrationsFile(root: string, service: string): string {
+  return path.join(root, 'services', service, 'dist', 'migrations', 'index.js');
+}
+
+/** A service's migrations as `tsc -b` built them: what a deployment runs, so what tests provision with. */
+export function builtMigrations(root: string, service: string): Record<string, Migration> {
+  const file = builtMigrationsFile(root, service);
+  if (!fs.existsSync(file)) throw new Error(`${service} has no built migrations at ${file}: run \`npx tsc -b\` first`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require(file) as { migrations: Record<string, Migration> }).migrations;
+}
+
+async function withAdvisoryLock<T>(admin: Knex, key: string, fn: () => Promise<T>): Promise<T> {
+  const conn = await admin.client.acquireConnection();
+  try {
+    await conn.query('select pg_advisory_lock(hashtext($1))', [key]);
+    try {
+      return await fn();
+    } finally {
+      await conn.query('select pg_advisory_unlock(hashtext($1))', [key]);
+    }
+  } finally {
+    await admin.client.releaseConnection(conn);
+  }
+}
+
+export interface ServiceToProvision {
+  name: string;
+  migrations: Record<string, Migration>;
+  /** The password its role gets; the dev default when unset. */
+  rolePassword?: string;
+}
+
+/**
+ * Creates the database if missing, the extensions the services need, one role + schema per
+ * service, and runs each service's migrations as that service's own role. Idempotent, and
+ * safe when several provisioners run at once (CI, parallel test files).
+ */
+export async function provisionServices(opts: { databaseUrl: string; services: ServiceToProvision[]; log?: (line: string) => void }): Promise<string[]> {
+  const log = opts.log ?? (() => undefined);
+  await ensureDatabase(opts.databaseUrl);
+  const admin = adminDb(opts.databaseUrl);
+  try {
+    // extensions need a superuser; service roles cannot create them (booking's exclusion constraint uses btree_gist)
+    await admin.raw('create extension if not exists btree_gist');
+    for (const service of opts.services) {
+      await ensureServiceSchema(admin, service.name, service.rolePassword);
+      const db = createServiceDb({ databaseUrl: opts.databaseUrl, schema: service.name, rolePassword: service.rolePassword, pool: { min: 0, max: 1 } });
+      try {
+        // one migrator per service at a time, however many provisioners run
+        const applied = await withAdvisoryLock(admin, `guitaronline:migrate:${service.name}`, () => migrateService(db, service.name, service.migrations));
+        log(`${service.name}: schema ready${applied.length ? `, applied ${applied.join(', ')}` : ''}`);
+      } finally {
+        await db.destroy();
+      }
+    }
+  } finally {
+    await admin.destroy();
+  }
+  return opts.services.map((s) => s.name);
 }

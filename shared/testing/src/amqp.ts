@@ -1,4 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
+import { eventCatalogue, isEventType, type EventEnvelope, type ServiceName } from '@guitaronline/contracts';
 import { testInfra } from './infra';
 
 /**
@@ -45,3 +47,65 @@ export async function deleteBus(bus: { EVENTS_EXCHANGE: string; EVENTS_QUEUE_PRE
     await connection.close().catch(() => undefined);
   }
 }
+
+/** Messages ready in a queue (e.g. a service's dead-letter queue). */
+export async function queueDepth(queue: string): Promise<number> {
+  const connection: ChannelModel = await amqp.connect(testInfra().amqpUrl);
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close().catch(() => undefined);
+  }
+}
+
+/** The first `…Id` field of a payload: what the event is about (bookingId, teacherId, userId …). */
+function aggregateOf(payload: Record<string, unknown>): string | undefined {
+  const key = Object.keys(payload).find((k) => k.endsWith('Id') && typeof payload[k] === 'string');
+  return key ? (payload[key] as string) : undefined;
+}
+
+/**
+ * Publishes envelopes as their producer would (confirmed, persistent, routing key = type,
+ * source and version from the event catalogue), so a consumer is proven against the real
+ * broker. Payloads are not validated: a test may send poison on purpose.
+ */
+export async function eventPublisher(exchange: string) {
+  const connection: ChannelModel = await amqp.connect(testInfra().amqpUrl);
+  const channel = await connection.createConfirmChannel();
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  return {
+    async publish(
+      type: string,
+      payload: Record<string, unknown>,
+      options: { id?: string; aggregateId?: string; source?: ServiceName; occurredAt?: Date } = {},
+    ): Promise<EventEnvelope> {
+      const entry = isEventType(type) ? eventCatalogue[type] : undefined;
+      const envelope: EventEnvelope = {
+        id: options.id ?? randomUUID(),
+        type,
+        version: entry?.version ?? 1,
+        occurredAt: (options.occurredAt ?? new Date()).toISOString(),
+        source: options.source ?? entry?.producer ?? (type.split('.')[0] as ServiceName),
+        correlationId: randomUUID(),
+        causationId: null,
+        aggregateId: options.aggregateId ?? aggregateOf(payload) ?? randomUUID(),
+        payload,
+      };
+      channel.publish(exchange, type, Buffer.from(JSON.stringify(envelope)), {
+        persistent: true,
+        contentType: 'application/json',
+        messageId: envelope.id,
+        type,
+        correlationId: envelope.correlationId,
+      });
+      await channel.waitForConfirms();
+      return envelope;
+    },
+    async close() {
+      await connection.close().catch(() => undefined);
+    },
+  };
+}
+
+export type EventPublisher = Awaited<ReturnType<typeof eventPublisher>>;

@@ -1,4 +1,7 @@
 export * from './amqp';
+export * from './api-call';
+export * from './clock';
+export * from './database';
 export * from './eventually';
 export * from './infra';
 export * from './smtp';

@@ -13,9 +13,23 @@ function servicesWithMigrations() {
   return platform().servicesWithBuiltMigrations(root);
 }
 
-/** Each service's `<SERVICE>_DB_ROLE_PASSWORD` (undefined: the dev default). */
+/**
+ * Each service's `<SERVICE>_DB_ROLE_PASSWORD` (undefined: the dev default). Production refuses
+ * a missing or placeholder password, naming every such variable, before anything is created:
+ * a role with a known password would let anyone in as that service.
+ */
 function rolePasswords(names, env) {
-  return names.map((name) => env[`${name.toUpperCase()}_DB_ROLE_PASSWORD`] || undefined);
+  const problems = [];
+  const passwords = names.map((name) => {
+    const variable = `${name.toUpperCase()}_DB_ROLE_PASSWORD`;
+    const password = env[variable] || undefined;
+    if (env.APP_ENV === 'production' && platform().isPlaceholderSecret(password)) {
+      problems.push({ variable, message: password ? 'is a placeholder; production needs a real password' : 'is required in production' });
+    }
+    return password;
+  });
+  if (problems.length) throw new (platform().ConfigError)(problems);
+  return passwords;
 }
 
 async function provision({ databaseUrl, env = process.env, log = () => undefined, services } = {}) {

@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel, type ConfirmChannel } from 'amqplib';
 import knexFactory, { type Knex } from 'knex';
 import { eventCatalogue, type EventPayload, type EventType } from '@guitaronline/contracts';
-import { testInfra } from '@guitaronline/testing';
+import { apiCall, testInfra, type ApiCallOptions } from '@guitaronline/testing';
 
 export interface Envelope {
   id: string;
@@ -59,24 +59,8 @@ export async function createPublisher(exchange: string) {
   };
 }
 
-export async function call(baseUrl: string, path: string, options: { token?: string; method?: string; body?: unknown; headers?: Record<string, string> } = {}) {
-  const res = await fetch(`${baseUrl}${path}`, {
-    method: options.method ?? 'GET',
-    headers: {
-      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}),
-      ...options.headers,
-    },
-    body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
-  });
-  const text = await res.text();
-  let body: any = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    /* not JSON */
-  }
-  return { status: res.status, body, headers: res.headers };
+export function call(baseUrl: string, path: string, { method = 'GET', ...options }: ApiCallOptions & { method?: string } = {}) {
+  return apiCall(baseUrl, method, path, options);
 }
 
 export interface StubServer {

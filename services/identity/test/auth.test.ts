@@ -2,10 +2,10 @@ import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
 import { TOKEN_AUDIENCE, TOKEN_ISSUER, jwksKeyResolver, verifyAccessToken } from '@guitaronline/platform';
-import { captureMessages, deleteBus, eventually, isolatedBus } from '@guitaronline/testing';
+import { captureMessages, deleteBus, eventually, isolatedBus, manualClock } from '@guitaronline/testing';
 import { purgeExpiredTokens } from '../src/data/refresh-token-repository';
 import type { IdentityService } from '../src/main';
-import { expectProblem, login, manualClock, PASSWORD, register, signUp, startIdentity, uniqueEmail } from './helpers';
+import { expectProblem, login, PASSWORD, register, signUp, startIdentity, uniqueEmail } from './helpers';
 
 const bus = isolatedBus();
 const clock = manualClock();
@@ -15,7 +15,7 @@ let capture: Awaited<ReturnType<typeof captureMessages>>;
 
 beforeAll(async () => {
   capture = await captureMessages(bus.EVENTS_EXCHANGE);
-  identity = await startIdentity(bus, {}, clock.now);
+  identity = await startIdentity(bus, {}, clock);
   url = identity.url;
 });
 

@@ -5,20 +5,6 @@ import { start, type IdentityService } from '../src/main';
 
 export type Bus = ReturnType<typeof isolatedBus>;
 
-/** A clock the test moves by hand (token expiry without sleeping). */
-export function manualClock(initial = new Date()) {
-  let now = initial.getTime();
-  return {
-    now: () => new Date(now),
-    set: (d: Date) => {
-      now = d.getTime();
-    },
-    advance: (ms: number) => {
-      now += ms;
-    },
-  };
-}
-
 export async function startIdentity(bus: Bus, overrides: Record<string, string | undefined> = {}, clock?: () => Date): Promise<IdentityService> {
   return start(testEnv({ ...bus, ...overrides }), { clock });
 }

@@ -5,6 +5,8 @@ import { runCreateAdmin } from '../../services/identity/src/cli/create-admin';
 import { start as startBooking } from '../../services/booking/src/main';
 import { start as startBilling } from '../../services/billing/src/main';
 import { start as startLessons } from '../../services/lessons/src/main';
+import { start as startNotifications } from '../../services/notifications/src/main';
+import { start as startAdmin } from '../../services/admin/src/main';
 import { start as startGateway } from '../../gateway/src/main';
 
 /** A clock the test moves forward, shared by every service of the stack. */
@@ -18,15 +20,28 @@ interface Stopper {
   stop(): Promise<void>;
 }
 
+export interface SagaStackOptions {
+  env?: Record<string, string>;
+  /** Also start notifications, with these variables (e.g. SMTP_URL of a test SMTP server). */
+  withNotifications?: Record<string, string>;
+  /** Also start admin (read models, traces, ops overview). */
+  withAdmin?: boolean;
+}
+
 /**
- * The booking saga's services (identity, booking, billing, lessons) and the gateway, started
- * in-process on port 0 against the real Postgres, RabbitMQ and Redis, on a private event bus.
+ * The booking saga's services (identity, booking, billing, lessons), optionally notifications
+ * and admin, and the gateway, started in-process on port 0 against the real Postgres,
+ * RabbitMQ and Redis, on a private event bus and a private database.
  */
-export async function startSagaStack(options: { env?: Record<string, string> } = {}) {
+export async function startSagaStack(options: SagaStackOptions = {}) {
   const bus = isolatedBus();
   const time = controllableClock();
   const started: Stopper[] = [];
-  const database = await privateDatabase(['identity', 'booking', 'billing', 'lessons']);
+  const byName = new Map<string, Stopper>();
+  const services = ['identity', 'booking', 'billing', 'lessons'];
+  if (options.withNotifications) services.push('notifications');
+  if (options.withAdmin) services.push('admin');
+  const database = await privateDatabase(services);
   const base = { ...bus, DATABASE_URL: database.url, ...options.env };
   try {
     const identity = await startIdentity(testEnv(base), { clock: time.clock });
@@ -38,6 +53,29 @@ export async function startSagaStack(options: { env?: Record<string, string> } =
     started.push(billing);
     const lessons = await startLessons(env, { clock: time.clock });
     started.push(lessons);
+    byName.set('identity', identity).set('booking', booking).set('billing', billing).set('lessons', lessons);
+    const notifications = options.withNotifications ? await startNotifications(testEnv({ ...env, ...options.withNotifications }), { clock: time.clock }) : undefined;
+    if (notifications) {
+      started.push(notifications);
+      byName.set('notifications', notifications);
+    }
+    const admin = options.withAdmin
+      ? await startAdmin(
+          testEnv({
+            ...env,
+            BOOKING_URL: booking.url,
+            BILLING_URL: billing.url,
+            LESSONS_URL: lessons.url,
+            NOTIFICATIONS_URL: notifications?.url ?? 'http://127.0.0.1:9',
+            OPS_TIMEOUT_MS: '1000',
+          }),
+          { clock: time.clock },
+        )
+      : undefined;
+    if (admin) {
+      started.push(admin);
+      byName.set('admin', admin);
+    }
     const gateway = await startGateway(
       testEnv({
         ...base,
@@ -45,8 +83,8 @@ export async function startSagaStack(options: { env?: Record<string, string> } =
         BOOKING_URL: booking.url,
         BILLING_URL: billing.url,
         LESSONS_URL: lessons.url,
-        NOTIFICATIONS_URL: 'http://127.0.0.1:9',
-        ADMIN_URL: 'http://127.0.0.1:9',
+        NOTIFICATIONS_URL: notifications?.url ?? 'http://127.0.0.1:9',
+        ADMIN_URL: admin?.url ?? 'http://127.0.0.1:9',
         AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-test-${randomUUID()}`,
         AUTH_RATE_LIMIT_REGISTER_REQUESTS: '100000',
         AUTH_RATE_LIMIT_LOGIN_REQUESTS: '100000',
@@ -66,6 +104,14 @@ export async function startSagaStack(options: { env?: Record<string, string> } =
         const code = await runCreateAdmin(['--email', email, '--password', password], testEnv(base), { out: () => undefined, err: () => undefined });
         if (code !== 0) throw new Error(`admin:create exited ${code}`);
         return { email, password };
+      },
+      /** Stops one service (e.g. to see it reported as degraded); `stop()` skips it later. */
+      async stopService(name: string) {
+        const service = byName.get(name);
+        if (!service) throw new Error(`${name} is not part of this stack`);
+        await service.stop();
+        started.splice(started.indexOf(service), 1);
+        byName.delete(name);
       },
       async stop() {
         for (const s of started.reverse()) await s.stop().catch(() => undefined);

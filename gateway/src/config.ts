@@ -39,6 +39,8 @@ export const gatewayEnvSchema = z
     /** Per Redis command; past it the limiter answers from its in-memory insurance. */
     REDIS_COMMAND_TIMEOUT_MS: positiveInt.default(250),
     REDIS_CONNECT_TIMEOUT_MS: positiveInt.default(1_000),
+    /** Limiter calls of one event-loop turn share one write to Redis (fewer syscalls under load). */
+    REDIS_AUTO_PIPELINING: envBoolean.default(true),
 
     AUTH_RATE_LIMIT_BACKEND: z.enum(['redis', 'memory']).default('redis'),
     AUTH_RATE_LIMIT_REDIS_NAMESPACE: z.string().regex(/^[A-Za-z0-9:._-]+$/).default('rl'),

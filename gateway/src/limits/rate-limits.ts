@@ -77,6 +77,7 @@ export async function createRateLimits(config: GatewayConfig, logger: Logger, me
   if (config.AUTH_RATE_LIMIT_BACKEND === 'redis') {
     redis = new Redis(config.REDIS_URL, {
       enableOfflineQueue: false,
+      enableAutoPipelining: config.REDIS_AUTO_PIPELINING,
       maxRetriesPerRequest: 1,
       connectTimeout: config.REDIS_CONNECT_TIMEOUT_MS,
       commandTimeout: config.REDIS_COMMAND_TIMEOUT_MS,

@@ -99,15 +99,18 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
         }
       },
       (err: unknown) => failUpstream(res, requestId, route.upstream, err),
-    );
+    ).catch(answerError(res, requestId));
   };
 
   const limitUser = (req: IncomingMessage, res: ServerResponse, requestId: string, route: ProxyRoute, principal: Principal, peerTrusted: boolean) => {
-    limits.user(principal.userId).then((result) => {
-      setLimitHeaders(res, result);
-      if (!result.allowed) return writeProblem(res, gatewayErrors.rateLimited(result.resetSeconds), requestId);
-      proxy(req, res, requestId, route, peerTrusted);
-    }, (err: unknown) => writeProblem(res, toError(err), requestId));
+    limits
+      .user(principal.userId)
+      .then((result) => {
+        setLimitHeaders(res, result);
+        if (!result.allowed) return writeProblem(res, gatewayErrors.rateLimited(result.resetSeconds), requestId);
+        proxy(req, res, requestId, route, peerTrusted);
+      })
+      .catch(answerError(res, requestId));
   };
 
   const toError = (err: unknown): AppError => {
@@ -115,6 +118,8 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
     logger.error({ err }, 'gateway request failed');
     return new AppError('internal_error', 500, 'An internal error occurred.', { cause: err });
   };
+  /** Ends the request with the error as problem+json (or a cut connection): never an unhandled rejection. */
+  const answerError = (res: ServerResponse, requestId: string) => (err: unknown) => writeProblem(res, toError(err), requestId);
 
   return (req, res) => {
     const requestId = acceptRequestId(req.headers['x-request-id']);
@@ -142,11 +147,14 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
 
     if (route.access === 'public') return proxy(req, res, requestId, route, peerTrusted);
     if (route.access === 'ip-limited') {
-      limits.auth(route.limit, clientIps.clientIp(req)).then((result) => {
-        setLimitHeaders(res, result);
-        if (!result.allowed) return writeProblem(res, gatewayErrors.rateLimited(result.resetSeconds), requestId);
-        proxy(req, res, requestId, route, peerTrusted);
-      }, (err: unknown) => writeProblem(res, toError(err), requestId));
+      limits
+        .auth(route.limit, clientIps.clientIp(req))
+        .then((result) => {
+          setLimitHeaders(res, result);
+          if (!result.allowed) return writeProblem(res, gatewayErrors.rateLimited(result.resetSeconds), requestId);
+          proxy(req, res, requestId, route, peerTrusted);
+        })
+        .catch(answerError(res, requestId));
       return;
     }
 
@@ -154,9 +162,9 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
     if (!token) return writeProblem(res, errors.unauthorized(), requestId);
     const principal = tokens.cached(token);
     if (principal) return limitUser(req, res, requestId, route, principal, peerTrusted);
-    tokens.verify(token).then(
-      (verified) => limitUser(req, res, requestId, route, verified, peerTrusted),
-      (err: unknown) => writeProblem(res, toError(err), requestId),
-    );
+    tokens
+      .verify(token)
+      .then((verified) => limitUser(req, res, requestId, route, verified, peerTrusted))
+      .catch(answerError(res, requestId)); // a 401 AppError, or anything a later step threw
   };
 }

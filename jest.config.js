@@ -3,7 +3,7 @@
 const transform = {
   '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } }, module: { type: 'commonjs' } }],
 };
-const moduleNameMapper = { '^@guitaronline/(platform|contracts|messaging|testing)$': '<rootDir>/shared/$1/src' };
+const moduleNameMapper = { '^@guitaronline/(platform|contracts|messaging|testing|service-runtime)$': '<rootDir>/shared/$1/src' };
 
 module.exports = {
   testEnvironment: 'node',

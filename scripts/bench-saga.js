@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 'use strict';
 // npm run bench:saga — drives the booking saga through the gateway with concurrent students:
-// identity, booking, billing, lessons and the gateway run in this process (built dist) against
-// the local Postgres/RabbitMQ/Redis on a private exchange. For each saga: hold, then confirm;
+// identity, booking, billing, lessons and the gateway each run as their own process (built
+// dist, as `npm start` runs them; BENCH_INPROCESS=1 runs them all in this process instead, which
+// BENCH_QUERY_STATS needs) against the local Postgres/RabbitMQ/Redis on a private exchange. For each saga: hold, then confirm;
 // latency is measured from sending the confirm to the `booking.confirmed` event and to the
 // `lesson.created` event reaching a listener on the exchange.
 //  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
 //  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
+const { spawn } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const path = require('node:path');
 const amqp = require('amqplib');
@@ -40,25 +42,44 @@ async function main() {
   await provision({ databaseUrl: base.DATABASE_URL });
   const load = (p) => require(path.join(root, p));
   const started = [];
-  const identity = await load('services/identity/dist/src/main.js').start(base);
-  started.push(identity);
-  const env = { ...base, IDENTITY_URL: identity.url };
-  for (const name of ['booking', 'billing', 'lessons']) started.push(await load(`services/${name}/dist/src/main.js`).start(env));
-  const [, booking, billing, lessons] = started;
-  const gateway = await load('gateway/dist/src/main.js').start({
-    ...env,
-    BOOKING_URL: booking.url,
-    BILLING_URL: billing.url,
-    LESSONS_URL: lessons.url,
+  const limits = {
     AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-bench-${id}`,
     AUTH_RATE_LIMIT_REGISTER_REQUESTS: '1000000',
     AUTH_RATE_LIMIT_LOGIN_REQUESTS: '1000000',
     API_RATE_LIMIT_REQUESTS: '100000000',
-  });
-  started.push(gateway);
+  };
+  let gateway;
+  if (process.env.BENCH_INPROCESS) {
+    const identity = await load('services/identity/dist/src/main.js').start(base);
+    started.push(identity);
+    const env = { ...base, IDENTITY_URL: identity.url };
+    for (const name of ['booking', 'billing', 'lessons']) started.push(await load(`services/${name}/dist/src/main.js`).start(env));
+    const [, booking, billing, lessons] = started;
+    gateway = await load('gateway/dist/src/main.js').start({ ...env, BOOKING_URL: booking.url, BILLING_URL: billing.url, LESSONS_URL: lessons.url, ...limits });
+    started.push(gateway);
+  } else {
+    const basePort = Number(process.env.BENCH_BASE_PORT || 18100);
+    const ports = { gateway: basePort, identity: basePort + 1, booking: basePort + 2, billing: basePort + 3, lessons: basePort + 4 };
+    const urls = Object.fromEntries(Object.entries(ports).map(([n, port]) => [n, `http://127.0.0.1:${port}`]));
+    const env = { ...base, IDENTITY_URL: urls.identity, BOOKING_URL: urls.booking, BILLING_URL: urls.billing, LESSONS_URL: urls.lessons, ...limits };
+    for (const name of ['identity', 'booking', 'billing', 'lessons', 'gateway']) {
+      const entry = name === 'gateway' ? 'gateway/dist/src/main.js' : `services/${name}/dist/src/main.js`;
+      // BENCH_CPU_PROF=<dir>: a CPU profile of every service process, written when it stops
+      const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
+      const child = spawn(process.execPath, [...profile, path.join(root, entry)], { env: { ...env, PORT: String(ports[name]) }, stdio: ['ignore', 'ignore', 'inherit'] });
+      started.push({ url: urls[name], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      for (let i = 0; ; i += 1) {
+        const ok = await fetch(`${urls[name]}/health`).then((r) => r.ok, () => false);
+        if (ok) break;
+        if (i > 200) throw new Error(`${name} did not start`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    gateway = { url: urls.gateway };
+  }
   // BENCH_QUERY_STATS=1: count the SQL each service sends (find what dominates the database load)
   const queryStats = new Map();
-  if (process.env.BENCH_QUERY_STATS) {
+  if (process.env.BENCH_QUERY_STATS && process.env.BENCH_INPROCESS) {
     for (const [i, svc] of started.entries()) {
       const db = svc.db ?? svc.knex;
       if (!db || typeof db.on !== 'function') continue;
@@ -94,6 +115,10 @@ async function main() {
   await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'booking.confirmed');
   await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'lesson.created');
   await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'booking.rejected');
+  await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'booking.confirmation_requested');
+  await ch.bindQueue(queue, bus.EVENTS_EXCHANGE, 'billing.lesson.debited');
+  // per hop: when each step's event reached the listener, from the confirm request
+  const hops = { 'booking.confirmation_requested': [], 'billing.lesson.debited': [] };
   const confirmSent = new Map();
   const toConfirmed = [];
   const toLesson = [];
@@ -105,7 +130,8 @@ async function main() {
       const t0 = confirmSent.get(ev.payload.bookingId);
       if (t0 === undefined) return;
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-      if (ev.type === 'booking.confirmed') toConfirmed.push(ms);
+      if (hops[ev.type]) hops[ev.type].push(ms);
+      else if (ev.type === 'booking.confirmed') toConfirmed.push(ms);
       else if (ev.type === 'lesson.created') toLesson.push(ms);
       else rejected += 1;
     },
@@ -143,6 +169,10 @@ async function main() {
 
   let errors = 0;
   let sagas = 0;
+  const confirmHttp = [];
+  // everything here shares one event loop: its delay is part of every latency below
+  const loopDelay = require('node:perf_hooks').monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const saga = async (student) => {
     const slotId = slotPool.pop();
     if (!slotId) return;
@@ -151,8 +181,10 @@ async function main() {
       errors += 1;
       return;
     }
-    confirmSent.set(hold.body.id, process.hrtime.bigint());
+    const t0 = process.hrtime.bigint();
+    confirmSent.set(hold.body.id, t0);
     const confirm = await call('POST', `/api/v1/booking/${hold.body.id}/confirm`, student.token, {});
+    confirmHttp.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (confirm.status >= 300) errors += 1;
     sagas += 1;
   };
@@ -160,6 +192,29 @@ async function main() {
     const deadline = Date.now() + 30_000;
     while (toLesson.length + rejected < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   };
+
+  // BENCH_PROBE=1: the same authenticated reads direct at booking and through the gateway
+  if (process.env.BENCH_PROBE) {
+    const s0 = students[0];
+    const h = await call('POST', '/api/v1/booking/hold', s0.token, { slotId: slotPool.pop() });
+    const time = async (url) => {
+      const xs = [];
+      for (let i = 0; i < 50; i += 1) {
+        const t = process.hrtime.bigint();
+        await fetch(`${url}/api/v1/booking/${h.body.id}`, { headers: { authorization: `Bearer ${s0.token}` } }).then((r) => r.text());
+        xs.push(Number(process.hrtime.bigint() - t) / 1e6);
+      }
+      return `p50 ${f(pct(xs, 50))} ms p95 ${f(pct(xs, 95))} ms`;
+    };
+    console.log(`probe GET booking direct: ${await time(started[1].url)}; via gateway: ${await time(gateway.url)}`);
+    const ts = [];
+    for (let i = 0; i < 20; i += 1) {
+      const t = process.hrtime.bigint();
+      await fetch(`${started[1].url}/health`).then((r) => r.text());
+      ts.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    console.log(`probe GET /health direct: p50 ${f(pct(ts, 50))} ms`);
+  }
 
   // phase 1: fixed rate
   const t1 = Date.now();
@@ -194,6 +249,9 @@ async function main() {
   console.log(`\nphase 1: ${RATE} sagas/s offered for ${SECONDS} s — ${phase1.sagas} sagas, ${phase1.errors} HTTP errors, ${phase1.rejected} rejected`);
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(phase1.confirmed, 50))} ms  p95 ${f(pct(phase1.confirmed, 95))} ms  p99 ${f(pct(phase1.confirmed, 99))} ms  (n=${phase1.confirmed.length})`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(phase1.lesson, 50))} ms  p95 ${f(pct(phase1.lesson, 95))} ms  p99 ${f(pct(phase1.lesson, 99))} ms  (n=${phase1.lesson.length})`);
+  console.log(`  event-loop delay p50 ${f(loopDelay.percentile(50) / 1e6)} ms  p99 ${f(loopDelay.percentile(99) / 1e6)} ms  max ${f(loopDelay.max / 1e6)} ms`);
+  console.log(`  confirm HTTP round trip            p50 ${f(pct(confirmHttp, 50))} ms  p95 ${f(pct(confirmHttp, 95))} ms (both phases)`);
+  for (const [type, xs] of Object.entries(hops)) console.log(`  confirm → ${type.padEnd(30)} p50 ${f(pct(xs, 50))} ms  p95 ${f(pct(xs, 95))} ms (both phases)`);
   console.log(`phase 2: ${CONCURRENCY} students flat out for ${SECONDS} s — ${sent} sagas, ${(toLesson.length / elapsed).toFixed(1)} completed sagas/s (to lesson.created), ${errors} HTTP errors, ${rejected} rejected`);
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);

@@ -5,8 +5,9 @@ import { eventCatalogue, validatePayload, type DomainEvent, type EventPayload, t
 import { getContext } from '@guitaronline/platform';
 
 /**
- * In-process signal that an outbox commit happened: the relay living in the same process
- * wakes at once instead of waiting for its poll (DESIGN.md rule 2 — no pg_notify per write).
+ * In-process signal that an outbox commit happened, carrying the committed rows: the relay
+ * living in the same process publishes them at once, without reading them back, instead of
+ * waiting for its poll (DESIGN.md rule 2 — no pg_notify per write).
  */
 export const outboxSignal = new EventEmitter();
 outboxSignal.setMaxListeners(100);
@@ -26,6 +27,22 @@ export interface RecordEventInput<T extends EventType> {
 }
 
 type Transactionish = Knex | Knex.Transaction;
+
+export interface OutboxRow {
+  id: string;
+  type: string;
+  envelope: { id: string; type: string; correlationId: string; occurredAt: string } & Record<string, unknown>;
+}
+
+/** The rows one transaction wrote, emitted as `committed` once it commits; one relay takes them. */
+export interface CommittedBatch {
+  /** The knex config of the database they were written to: a relay takes only its own. */
+  config: unknown;
+  rows: OutboxRow[];
+  taken: boolean;
+}
+
+const batches = new WeakMap<object, CommittedBatch>();
 
 function afterCommit(trx: Transactionish, fn: () => void): void {
   const t = trx as Knex.Transaction & { isTransaction?: boolean; executionPromise?: Promise<unknown> };
@@ -56,7 +73,20 @@ export async function recordEvent<T extends EventType>(trx: Transactionish, inpu
     payload,
   } as unknown as DomainEvent<T>;
   await trx(OUTBOX_TABLE).insert({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope });
-  afterCommit(trx, () => outboxSignal.emit('written'));
+  const row = { id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] };
+  const config = (trx as unknown as { client: { config: unknown } }).client.config;
+  if (!(trx as Knex.Transaction).isTransaction) {
+    outboxSignal.emit('committed', { config, rows: [row], taken: false } satisfies CommittedBatch);
+    return envelope;
+  }
+  let batch = batches.get(trx);
+  if (!batch) {
+    const created: CommittedBatch = { config, rows: [], taken: false };
+    batches.set(trx, created);
+    afterCommit(trx, () => outboxSignal.emit('committed', created));
+    batch = created;
+  }
+  batch.rows.push(row);
   return envelope;
 }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { prom } from '@guitaronline/platform';
 import type { BrokerConnection } from './connection';
-import { OUTBOX_TABLE, INBOX_TABLE, outboxSignal } from './outbox';
+import { OUTBOX_TABLE, INBOX_TABLE, outboxSignal, type CommittedBatch, type OutboxRow } from './outbox';
 import { declareExchange } from './topology';
 
 export interface RelayOptions {
@@ -23,19 +23,31 @@ export interface RelayOptions {
   purgeIntervalMs?: number;
   /** A batch whose confirms do not all arrive in time is rolled back and retried. */
   confirmTimeoutMs?: number;
+  /**
+   * Publish the rows this process just committed straight from memory (default true). The
+   * poll then claims only rows older than `orphanAfterMs`: those whose writer died, or whose
+   * fast publish failed. With it off, every commit wakes a claiming poll.
+   */
+  fastPath?: boolean;
+  orphanAfterMs?: number;
 }
 
-interface ClaimedRow {
-  id: string;
-  type: string;
-  envelope: { id: string; type: string; correlationId: string; occurredAt: string } & Record<string, unknown>;
-}
+type ClaimedRow = OutboxRow;
+
+/** Rows kept in memory for the fast path at most; past that the poll picks them up. */
+const MAX_FAST_QUEUE = 10_000;
 
 /**
- * Publishes outbox rows to RabbitMQ with publisher confirms. Rows are claimed with
- * `FOR UPDATE SKIP LOCKED` (replicas never publish the same row), a whole batch is in flight
- * before the confirms are awaited, and the rows are marked published in the claiming
- * transaction. Woken in-process after each outbox commit; polls as a fallback.
+ * Publishes outbox rows to RabbitMQ with publisher confirms, a whole batch in flight before
+ * the confirms are awaited.
+ * - Fast path: the rows a transaction of this process wrote are handed over when it commits,
+ *   published from memory, then marked published with one UPDATE — no read-back, no claiming
+ *   transaction, so the commit→publish hop costs a publish and a write.
+ * - Poll (the fallback, every `pollIntervalMs`): claims rows older than `orphanAfterMs` with
+ *   `FOR UPDATE SKIP LOCKED` (replicas never publish the same row), publishes them and marks
+ *   them in the claiming transaction — rows a crashed process or another replica left behind.
+ * Delivery is at least once: a process that dies between publishing and marking has its rows
+ * published again by a poll; consumers are idempotent.
  */
 export class OutboxRelay {
   private channel: ConfirmChannel | undefined;
@@ -44,7 +56,19 @@ export class OutboxRelay {
   private wakeResolve: (() => void) | undefined;
   private woken = false;
   private purgeTimer: NodeJS.Timeout | undefined;
-  private readonly onWritten = () => this.wake();
+  private readonly fastQueue: ClaimedRow[] = [];
+  private readonly unmarked: string[] = [];
+  private lastPoll = 0;
+  private readonly onCommitted = (batch: CommittedBatch) => {
+    if (batch.taken || batch.config !== this.options.knex.client.config) return;
+    batch.taken = true; // one relay per commit, however many run in this process
+    if (this.options.fastPath === false) {
+      this.wake();
+      return;
+    }
+    if (this.fastQueue.length + batch.rows.length <= MAX_FAST_QUEUE) this.fastQueue.push(...batch.rows);
+    this.wake();
+  };
   private readonly onConnected = () => this.wake();
   private readonly published: prom.Counter | undefined;
   private readonly failures: prom.Counter | undefined;
@@ -79,7 +103,7 @@ export class OutboxRelay {
   start(): void {
     if (this.running) return;
     this.running = true;
-    outboxSignal.on('written', this.onWritten);
+    outboxSignal.on('committed', this.onCommitted);
     this.options.connection.on('connected', this.onConnected);
     this.loop = this.run();
     const purgeEvery = this.options.purgeIntervalMs ?? 10 * 60_000;
@@ -91,11 +115,13 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
-    outboxSignal.off('written', this.onWritten);
+    outboxSignal.off('committed', this.onCommitted);
     this.options.connection.off('connected', this.onConnected);
     if (this.purgeTimer) clearInterval(this.purgeTimer);
     this.wake();
     await this.loop;
+    // rows published but not yet marked: mark them now rather than have them published again
+    await this.markPublished().catch(() => undefined);
     const channel = this.channel;
     this.channel = undefined;
     if (channel) await channel.close().catch(() => undefined);
@@ -121,14 +147,28 @@ export class OutboxRelay {
   private async run(): Promise<void> {
     const batchSize = this.options.batchSize ?? 500;
     const poll = this.options.pollIntervalMs ?? 1_000;
+    const fast = this.options.fastPath !== false;
+    const orphanAfterMs = fast ? (this.options.orphanAfterMs ?? 5_000) : 0;
     let failures = 0;
     while (this.running) {
       this.woken = false;
       try {
-        const count = await this.publishBatch(batchSize);
-        failures = 0;
-        if (count === batchSize) continue; // more may be waiting
-        await this.sleep(poll);
+        if (this.unmarked.length > 0) await this.markPublished();
+        if (fast && this.fastQueue.length > 0) {
+          await this.publishFast(batchSize);
+          failures = 0;
+          continue;
+        }
+        if (!fast || Date.now() - this.lastPoll >= poll) {
+          this.lastPoll = Date.now();
+          const count = await this.publishBatch(batchSize, orphanAfterMs);
+          failures = 0;
+          if (count === batchSize) {
+            this.lastPoll = 0; // more may be waiting
+            continue;
+          }
+        }
+        await this.sleep(fast ? Math.max(1, poll - (Date.now() - this.lastPoll)) : poll);
       } catch (err) {
         failures += 1;
         this.failures?.inc();
@@ -136,6 +176,34 @@ export class OutboxRelay {
         this.woken = false;
         await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
+    }
+  }
+
+  /** Publishes rows this process committed, from memory, then marks them. */
+  private async publishFast(batchSize: number): Promise<void> {
+    const channel = await this.getChannel();
+    if (!channel) throw new Error('broker not connected');
+    const rows = this.fastQueue.splice(0, batchSize);
+    try {
+      await this.publishRows(channel, rows);
+    } catch (err) {
+      this.fastQueue.unshift(...rows);
+      throw err;
+    }
+    this.published?.inc(rows.length);
+    this.unmarked.push(...rows.map((r) => r.id));
+    await this.markPublished();
+  }
+
+  private async markPublished(): Promise<void> {
+    if (this.unmarked.length === 0) return;
+    const ids = this.unmarked.splice(0);
+    try {
+      const { knex } = this.options;
+      await knex(OUTBOX_TABLE).whereIn('id', ids).whereNull('published_at').update({ published_at: knex.fn.now() });
+    } catch (err) {
+      this.unmarked.unshift(...ids);
+      throw err;
     }
   }
 
@@ -153,47 +221,17 @@ export class OutboxRelay {
     return channel;
   }
 
-  /** Claims, publishes and marks one batch; returns how many rows it published. */
-  async publishBatch(batchSize: number): Promise<number> {
+  /** Claims, publishes and marks one batch of rows older than `minAgeMs`; returns how many it published. */
+  async publishBatch(batchSize: number, minAgeMs = 0): Promise<number> {
     const channel = await this.getChannel();
     if (!channel) return 0;
-    const { knex, exchange } = this.options;
+    const { knex } = this.options;
     return knex.transaction(async (trx) => {
-      const rows: ClaimedRow[] = await trx(OUTBOX_TABLE)
-        .select('id', 'type', 'envelope')
-        .whereNull('published_at')
-        .orderBy('seq')
-        .limit(batchSize)
-        .forUpdate()
-        .skipLocked();
+      let query = trx(OUTBOX_TABLE).select('id', 'type', 'envelope').whereNull('published_at');
+      if (minAgeMs > 0) query = query.andWhere('created_at', '<', trx.raw('now() - make_interval(secs => ?)', [minAgeMs / 1000]));
+      const rows: ClaimedRow[] = await query.orderBy('seq').limit(batchSize).forUpdate().skipLocked();
       if (rows.length === 0) return 0;
-      const confirms: Promise<void>[] = [];
-      for (const row of rows) {
-        const env = row.envelope;
-        let accepted = true;
-        const confirm = new Promise<void>((resolve, reject) => {
-          accepted = channel.publish(
-            exchange,
-            row.type,
-            Buffer.from(JSON.stringify(env)),
-            {
-              persistent: true,
-              contentType: 'application/json',
-              messageId: env.id,
-              type: env.type,
-              correlationId: env.correlationId,
-              timestamp: Math.floor(Date.parse(env.occurredAt) / 1000),
-              appId: this.options.service,
-            },
-            (err) => (err ? reject(err instanceof Error ? err : new Error('publish nacked by broker')) : resolve()),
-          );
-        });
-        confirm.catch(() => undefined); // observed below by Promise.all
-        confirms.push(confirm);
-        // back-pressure: when the socket buffer is full, wait for drain before writing more
-        if (!accepted) await waitForDrain(channel);
-      }
-      await withDeadline(Promise.all(confirms), this.options.confirmTimeoutMs ?? 30_000, 'publisher confirms');
+      await this.publishRows(channel, rows);
       await trx(OUTBOX_TABLE)
         .whereIn(
           'id',
@@ -203,6 +241,38 @@ export class OutboxRelay {
       this.published?.inc(rows.length);
       return rows.length;
     });
+  }
+
+  /** Publishes rows with every confirm in flight at once; resolves when all are confirmed. */
+  private async publishRows(channel: ConfirmChannel, rows: ClaimedRow[]): Promise<void> {
+    const { exchange } = this.options;
+    const confirms: Promise<void>[] = [];
+    for (const row of rows) {
+      const env = row.envelope;
+      let accepted = true;
+      const confirm = new Promise<void>((resolve, reject) => {
+        accepted = channel.publish(
+          exchange,
+          row.type,
+          Buffer.from(JSON.stringify(env)),
+          {
+            persistent: true,
+            contentType: 'application/json',
+            messageId: env.id,
+            type: env.type,
+            correlationId: env.correlationId,
+            timestamp: Math.floor(Date.parse(env.occurredAt) / 1000),
+            appId: this.options.service,
+          },
+          (err) => (err ? reject(err instanceof Error ? err : new Error('publish nacked by broker')) : resolve()),
+        );
+      });
+      confirm.catch(() => undefined); // observed below by Promise.all
+      confirms.push(confirm);
+      // back-pressure: when the socket buffer is full, wait for drain before writing more
+      if (!accepted) await waitForDrain(channel);
+    }
+    await withDeadline(Promise.all(confirms), this.options.confirmTimeoutMs ?? 30_000, 'publisher confirms');
   }
 
   /** Deletes published outbox rows and old inbox rows past their retention (DESIGN.md rule 12). */

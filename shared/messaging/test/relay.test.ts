@@ -18,7 +18,7 @@ describe('outbox relay', () => {
     await fx.cleanup();
   });
 
-  test('when three relays race over one outbox, each committed event is published exactly once and a rolled-back one never', async () => {
+  test('when three relays race over one outbox, each committed event (fresh or left behind by a dead writer) is published exactly once and a rolled-back one never', async () => {
     const capture = await captureMessages(fx.exchange);
     const connections = [0, 1, 2].map((i) => new BrokerConnection({ url: fx.amqpUrl, name: `relay-${i}`, logger: silentLogger }));
     await Promise.all(connections.map((c) => c.start()));
@@ -26,8 +26,16 @@ describe('outbox relay', () => {
       (connection) => new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, batchSize: 25, pollIntervalMs: 20 }),
     );
     try {
+      // rows a crashed replica left behind: no process will hand them over, only the poll finds them
+      const orphans = Array.from({ length: 60 }, () => {
+        const e = registered();
+        const id = randomUUID();
+        const envelope = { id, type: e.type, version: 1, occurredAt: new Date().toISOString(), source: 'identity', correlationId: randomUUID(), causationId: null, aggregateId: e.aggregateId, payload: e.payload };
+        return { id, type: e.type, aggregate_id: e.aggregateId, envelope, created_at: fx.knex.raw("now() - interval '1 hour'") };
+      });
+      await fx.knex('outbox').insert(orphans);
       relays.forEach((r) => r.start());
-      const committed: string[] = [];
+      const committed: string[] = orphans.map((o) => o.id);
       await Promise.all(
         Array.from({ length: 10 }, async () => {
           for (let i = 0; i < 30; i += 1) {

@@ -67,7 +67,7 @@ async function main() {
       // BENCH_CPU_PROF=<dir>: a CPU profile of every service process, written when it stops
       const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
       const child = spawn(process.execPath, [...profile, path.join(root, entry)], { env: { ...env, PORT: String(ports[name]) }, stdio: ['ignore', 'ignore', 'inherit'] });
-      started.push({ url: urls[name], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      started.push({ name, pid: child.pid, url: urls[name], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
       for (let i = 0; ; i += 1) {
         const ok = await fetch(`${urls[name]}/health`).then((r) => r.ok, () => false);
         if (ok) break;
@@ -165,7 +165,19 @@ async function main() {
     }
     for (const r of await Promise.all(batch)) if (r.status === 201) slotPool.push(r.body.id);
   };
-  await makeSlots(Math.max(RATE, 200) * SECONDS * 1.5 + CONCURRENCY);
+  await makeSlots(Number(process.env.BENCH_SLOTS || RATE * SECONDS * 1.2 + 60 * SECONDS + CONCURRENCY));
+
+  // CPU time each service process spends during the measured phases (Linux /proc), per saga
+  const cpuMs = (pid) => {
+    try {
+      const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in ticks of 10 ms
+    } catch {
+      return NaN;
+    }
+  };
+  const cpuBefore = started.filter((s) => s.pid).map((s) => [s.name, cpuMs(s.pid)]);
+  const driverBefore = process.cpuUsage();
 
   let errors = 0;
   let sagas = 0;
@@ -256,6 +268,13 @@ async function main() {
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);
 
+  const allSagas = phase1.sagas + sent;
+  const perSaga = cpuBefore.map(([name, before]) => {
+    const svc = started.find((s) => s.name === name);
+    return `${name} ${f((cpuMs(svc.pid) - before) / allSagas)}`;
+  });
+  const driver = process.cpuUsage(driverBefore);
+  if (perSaga.length) console.log(`CPU ms per saga (both phases, ${allSagas} sagas): ${perSaga.join(', ')}, load driver ${f((driver.user + driver.system) / 1000 / allSagas)}`);
   if (queryStats.size) {
     console.log('\nqueries by statement (top 25):');
     for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(String(n).padStart(8), k);

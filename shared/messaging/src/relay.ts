@@ -34,6 +34,10 @@ export interface RelayOptions {
 
 type ClaimedRow = OutboxRow;
 
+/** Published rows are marked with one UPDATE per this many ids or this many ms, whichever first. */
+const MARK_BATCH = 500;
+const MARK_EVERY_MS = 20;
+
 /** Rows kept in memory for the fast path at most; past that the poll picks them up. */
 const MAX_FAST_QUEUE = 10_000;
 
@@ -59,6 +63,7 @@ export class OutboxRelay {
   private readonly fastQueue: ClaimedRow[] = [];
   private readonly unmarked: string[] = [];
   private lastPoll = 0;
+  private lastMark = 0;
   private readonly onCommitted = (batch: CommittedBatch) => {
     if (batch.taken || batch.config !== this.options.knex.client.config) return;
     batch.taken = true; // one relay per commit, however many run in this process
@@ -150,10 +155,12 @@ export class OutboxRelay {
     const fast = this.options.fastPath !== false;
     const orphanAfterMs = fast ? (this.options.orphanAfterMs ?? 5_000) : 0;
     let failures = 0;
+    let draining = false;
     while (this.running) {
       this.woken = false;
       try {
-        if (this.unmarked.length > 0) await this.markPublished();
+        // marking is coalesced: one UPDATE for what was published in the last few ms
+        if (this.unmarked.length >= MARK_BATCH || (this.unmarked.length > 0 && Date.now() - this.lastMark >= MARK_EVERY_MS)) await this.markPublished();
         if (fast && this.fastQueue.length > 0) {
           await this.publishFast(batchSize);
           failures = 0;
@@ -161,14 +168,20 @@ export class OutboxRelay {
         }
         if (!fast || Date.now() - this.lastPoll >= poll) {
           this.lastPoll = Date.now();
-          const count = await this.publishBatch(batchSize, orphanAfterMs);
+          // a backlog (a full batch last time): two claiming transactions in flight, SKIP LOCKED keeps them apart
+          const claims = draining ? 2 : 1;
+          const counts = await Promise.all(Array.from({ length: claims }, () => this.publishBatch(batchSize, orphanAfterMs)));
+          const count = Math.max(...counts);
+          draining = count === batchSize;
           failures = 0;
           if (count === batchSize) {
             this.lastPoll = 0; // more may be waiting
             continue;
           }
         }
-        await this.sleep(fast ? Math.max(1, poll - (Date.now() - this.lastPoll)) : poll);
+        const untilPoll = poll - (Date.now() - this.lastPoll);
+        const untilMark = this.unmarked.length > 0 ? MARK_EVERY_MS - (Date.now() - this.lastMark) : Infinity;
+        await this.sleep(fast ? Math.max(1, Math.min(untilPoll, untilMark)) : poll);
       } catch (err) {
         failures += 1;
         this.failures?.inc();
@@ -192,11 +205,11 @@ export class OutboxRelay {
     }
     this.published?.inc(rows.length);
     this.unmarked.push(...rows.map((r) => r.id));
-    await this.markPublished();
   }
 
   private async markPublished(): Promise<void> {
     if (this.unmarked.length === 0) return;
+    this.lastMark = Date.now();
     const ids = this.unmarked.splice(0);
     try {
       const { knex } = this.options;

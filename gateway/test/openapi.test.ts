@@ -24,6 +24,7 @@ const lessonsDoc = {
     '/api/v1/lessons/my': {
       get: { responses: { '200': { description: 'mine', content: { 'application/json': { schema: { $ref: '#/components/schemas/Item' } } } } } },
     },
+    '/internal/ops': { get: { responses: { '200': { description: 'service-to-service only' } } } },
     '/api/v1/lessons/{id}': { get: { responses: { '404': { description: 'nf', content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } } } } },
   },
   components: { schemas: { Problem: problem, Item: { type: 'object', properties: { startAt: { type: 'string' } } } }, securitySchemes: { bearerAuth } },
@@ -60,6 +61,7 @@ describe('merged OpenAPI document', () => {
     const doc = res.json();
     expect(doc.openapi).toBe('3.1.0');
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/identity/users/me', '/api/v1/lessons/my', '/api/v1/lessons/{id}', '/health', '/ready']));
+    expect(doc.paths['/internal/ops']).toBeUndefined(); // the gateway does not route it
     expect(doc['x-missing-services'].sort()).toEqual(['admin', 'billing', 'booking', 'notifications']);
     expect(doc.components.securitySchemes.bearerAuth).toEqual(bearerAuth);
     expect(doc.components.schemas.Problem).toEqual(problem);

@@ -21,6 +21,8 @@ export interface MergeOptions {
   missing: string[];
   /** Paths the gateway answers itself. */
   ownPaths?: Record<string, Record<string, unknown>>;
+  /** Only paths the gateway routes belong in the public document (not a service's /internal/*). */
+  isPublicPath?: (path: string) => boolean;
 }
 
 function rewriteRefs(node: unknown, renames: Map<string, string>): unknown {
@@ -64,6 +66,7 @@ export function mergeOpenApi(documents: ServiceDocument[], options: MergeOptions
       }
     }
     for (const [path, item] of Object.entries(doc.paths ?? {})) {
+      if (options.isPublicPath && !options.isPublicPath(path)) continue;
       const merged = (paths[path] ??= {});
       for (const [method, operation] of Object.entries(item ?? {})) {
         if (merged[method] === undefined) merged[method] = operation;

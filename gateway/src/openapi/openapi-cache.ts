@@ -1,4 +1,5 @@
 import type { Logger } from '@guitaronline/platform';
+import { classifyPath } from '../proxy/routes';
 import { mergeOpenApi, type OpenApiDocument, type ServiceDocument } from './merge-openapi';
 
 export interface OpenApiCache {
@@ -70,6 +71,7 @@ export function createOpenApiCache(options: {
         description: 'The public API, through the gateway. Merged from the services\' own documents.',
         missing,
         ownPaths: OWN_PATHS,
+        isPublicPath: (path) => classifyPath(path)?.kind === 'proxy',
       });
       current = { document, at: Date.now(), missing: missing.length };
       return document;

@@ -57,7 +57,7 @@ describe('routing', () => {
 
   test('when a path no service owns is requested, then the gateway answers 404 problem+json with the request id', async () => {
     const before = seenTotal();
-    for (const path of ['/api/v1/unknown', '/api/v1/identityx/users/me', '/', '/api/v2/lessons/my', '/api/v1/lessons/../admin/kpi/overview']) {
+    for (const path of ['/api/v1/unknown', '/api/v1/identityx/users/me', '/', '/api/v2/lessons/my', '/api/v1/lessons/../admin/kpi/overview', '/internal/ops', '/api/v1/lessons/%2e%2e/x']) {
       const res = await request(gateway.url, path, { headers: bearer(issuer.token({ role: 'admin' })) });
       expect(res.status).toBe(404);
       expect(res.headers['content-type']).toContain('application/problem+json');

@@ -2,6 +2,7 @@ import { prom, runService, type Knex } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
 import { identityOpenApi } from './api/openapi';
 import { identityRoutes } from './api/identity-routes';
+import { opsRoutes } from './api/ops-routes';
 import { normalisePem, readConfig, type IdentityConfig } from './config';
 import { purgeExpiredTokens } from './data/refresh-token-repository';
 import { bootstrapAdmin } from './domain/admins';
@@ -66,6 +67,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         resolveKey: keys.resolveKey,
         routes(app, { auth }) {
           app.use(identityRoutes(identity, auth));
+          app.use(opsRoutes(db, auth));
         },
         background: [() => every(PURGE_INTERVAL_MS, 'refresh token purge', logger, () => purgeExpiredTokens(db, new Date(clock().getTime() - PURGE_GRACE_MS)))],
         handle: { keys },

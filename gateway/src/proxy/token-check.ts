@@ -1,5 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
-import type { KeyResolver, Principal } from '@guitaronline/platform';
+import type { Principal } from '@guitaronline/platform';
 
 const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
 
@@ -73,25 +72,5 @@ export function createTokenCheck(
     get size() {
       return entries.size;
     },
-  };
-}
-
-/**
- * platform's jwksKeyResolver hands out the key as PEM, which jsonwebtoken parses again on every
- * verification (about twice the cost of the ES256 check itself). This keeps the parsed
- * KeyObject per kid and reuses it while the resolver (whose JWKS cache decides rotation) still
- * returns the same PEM.
- */
-export function parsedKeyResolver(resolve: KeyResolver): KeyResolver {
-  const parsed = new Map<string, { source: string; key: KeyObject }>();
-  return async (kid) => {
-    const key = await resolve(kid);
-    if (typeof key !== 'string') return key;
-    const known = parsed.get(kid);
-    if (known && known.source === key) return known.key;
-    const entry = { source: key, key: createPublicKey(key) };
-    if (parsed.size > 100) parsed.clear();
-    parsed.set(kid, entry);
-    return entry.key;
   };
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, KeyObject } from 'node:crypto';
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import pino from 'pino';
@@ -54,6 +54,14 @@ describe('access token verification against the JWKS', () => {
     expect(res.status).toBe(401);
     expect(res.body.code).toBe('unauthorized');
     expect(res.headers['content-type']).toMatch(/problem\+json/);
+  });
+
+  test('the JWKS resolver hands out a parsed key, the same object on every call for a kid', async () => {
+    const resolve = jwksKeyResolver(issuer.jwksUrl);
+    const first = await resolve(issuer.kid);
+    expect(first).toBeInstanceOf(KeyObject);
+    expect(await resolve(issuer.kid)).toBe(first);
+    expect((first as KeyObject).equals(issuer.publicKey)).toBe(true);
   });
 
   test('a valid token with the wrong role is refused with 403', async () => {

@@ -25,7 +25,19 @@ declare module 'express-serve-static-core' {
   }
 }
 
+/**
+ * Resolves a `kid` to its public key. A kid that the key set does not have must be refused with
+ * UnknownKeyError (the token is then a 401); any other failure means the key set could not be
+ * read (identity unreachable) and the request gets a 503, not a misleading 401.
+ */
 export type KeyResolver = (kid: string) => Promise<KeyObject | string>;
+
+export class UnknownKeyError extends Error {
+  constructor(kid: string) {
+    super(`unknown signing key ${kid.slice(0, 64)}`);
+    this.name = 'UnknownKeyError';
+  }
+}
 
 /**
  * Resolves public keys from identity's JWKS: cached, rate-limited refetch, and a refetch
@@ -44,7 +56,13 @@ export function jwksKeyResolver(jwksUri: string, options: { cacheMaxAgeMs?: numb
   // jsonwebtoken would parse the PEM into a key on every verify; parse it once per key
   const parsed = new Map<string, KeyObject>();
   return async (kid) => {
-    const pem = (await client.getSigningKey(kid)).getPublicKey();
+    let pem: string;
+    try {
+      pem = (await client.getSigningKey(kid)).getPublicKey();
+    } catch (err) {
+      if ((err as Error).name === 'SigningKeyNotFoundError') throw new UnknownKeyError(kid);
+      throw err;
+    }
     let key = parsed.get(pem);
     if (!key) {
       key = createPublicKey(pem);
@@ -57,7 +75,10 @@ export function jwksKeyResolver(jwksUri: string, options: { cacheMaxAgeMs?: numb
 
 const ROLES = new Set<Role>(['student', 'teacher', 'admin']);
 
-/** Verifies an access token; any failure is an AppError 401 with no detail on why. */
+/**
+ * Verifies an access token; a bad token is an AppError 401 with no detail on why, and keys that
+ * cannot be fetched (identity down) a 503 service_unavailable.
+ */
 export async function verifyAccessToken(token: string, resolveKey: KeyResolver): Promise<Principal> {
   const decoded = jwt.decode(token, { complete: true });
   if (!decoded || typeof decoded.payload === 'string') throw errors.unauthorized('The bearer token is not valid.');
@@ -68,8 +89,9 @@ export async function verifyAccessToken(token: string, resolveKey: KeyResolver):
   let key: KeyObject | string;
   try {
     key = await resolveKey(kid);
-  } catch {
-    throw errors.unauthorized('The bearer token is not valid.');
+  } catch (err) {
+    if (err instanceof UnknownKeyError || (err as Error)?.name === 'UnknownKeyError') throw errors.unauthorized('The bearer token is not valid.');
+    throw errors.unavailable('The signing keys cannot be read right now; try again shortly.');
   }
   let payload: JwtPayload;
   try {

@@ -64,6 +64,16 @@ describe('access token verification against the JWKS', () => {
     expect((first as KeyObject).equals(issuer.publicKey)).toBe(true);
   });
 
+  test('when the key set cannot be fetched (identity down), a token gets 503, not a misleading 401', async () => {
+    const down = express();
+    const auth = createAuth(jwksKeyResolver('http://127.0.0.1:9/.well-known/jwks.json', { timeoutMs: 500 }));
+    down.get('/me', auth.requireAuth, (req, res) => res.json(req.principal));
+    down.use(errorHandler(pino({ level: 'silent' })));
+    const res = await request(down).get('/me').set('Authorization', `Bearer ${issuer.token({ role: 'student' })}`);
+    expect(res.status).toBe(503);
+    expect(res.body.code).toBe('service_unavailable');
+  });
+
   test('a valid token with the wrong role is refused with 403', async () => {
     const res = await request(app).get('/admin').set('Authorization', `Bearer ${issuer.token({ role: 'student' })}`);
     expect(res.status).toBe(403);

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:http';
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import jwt from 'jsonwebtoken';
-import { TOKEN_AUDIENCE, TOKEN_ISSUER, type KeyResolver, type Role } from '@guitaronline/platform';
+import { TOKEN_AUDIENCE, TOKEN_ISSUER, UnknownKeyError, type KeyResolver, type Role } from '@guitaronline/platform';
 
 /**
  * A stand-in for identity's signing side in a service's component tests: an ES256 key pair,
@@ -39,7 +39,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
     publicKey,
     jwksUrl: `http://127.0.0.1:${port}/.well-known/jwks.json`,
     resolveKey: async (k) => {
-      if (k !== kid) throw new Error('unknown kid');
+      if (k !== kid) throw new UnknownKeyError(k);
       return publicKey;
     },
     token(claims, options = {}) {

@@ -1,5 +1,5 @@
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
-import { TOKEN_ALGORITHM, type KeyResolver } from '@guitaronline/platform';
+import { TOKEN_ALGORITHM, UnknownKeyError, type KeyResolver } from '@guitaronline/platform';
 
 export interface PublicJwk {
   kty: 'EC';
@@ -57,7 +57,7 @@ export class KeySet {
   /** Identity verifies its own tokens from memory: no HTTP call to itself. */
   readonly resolveKey: KeyResolver = async (kid) => {
     const key = this.publicKeys.get(kid);
-    if (!key) throw new Error('unknown signing key');
+    if (!key) throw new UnknownKeyError(kid);
     return key;
   };
 }

@@ -281,6 +281,8 @@ async function main() {
   }
   await conn.close();
   for (const s of started.reverse()) await s.stop();
+  // the private bus's queues and exchange go with the run
+  await require('@guitaronline/testing').deleteBus(bus, ['identity', 'booking', 'billing', 'lessons']);
   // the services' pools and timers are closed; exit in case a library keeps a handle
   process.exit(0);
 }

@@ -44,15 +44,6 @@ export interface CommittedBatch {
 
 const batches = new WeakMap<object, CommittedBatch>();
 
-function afterCommit(trx: Transactionish, fn: () => void): void {
-  const t = trx as Knex.Transaction & { isTransaction?: boolean; executionPromise?: Promise<unknown> };
-  if (t.isTransaction && t.executionPromise) {
-    t.executionPromise.then(fn, () => undefined);
-  } else {
-    fn();
-  }
-}
-
 /**
  * Validates an event and writes it to the service's outbox in the caller's transaction, so
  * the state change and its event commit (or roll back) together. Nothing else publishes.
@@ -75,7 +66,9 @@ export async function recordEvent<T extends EventType>(trx: Transactionish, inpu
   await trx(OUTBOX_TABLE).insert({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope });
   const row = { id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] };
   const config = (trx as unknown as { client: { config: unknown } }).client.config;
-  if (!(trx as Knex.Transaction).isTransaction) {
+  const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
+  if (!t.isTransaction || !t.executionPromise) {
+    // autocommit insert: already committed
     outboxSignal.emit('committed', { config, rows: [row], taken: false } satisfies CommittedBatch);
     return envelope;
   }
@@ -83,7 +76,8 @@ export async function recordEvent<T extends EventType>(trx: Transactionish, inpu
   if (!batch) {
     const created: CommittedBatch = { config, rows: [], taken: false };
     batches.set(trx, created);
-    afterCommit(trx, () => outboxSignal.emit('committed', created));
+    // executionPromise settles when the transaction ends; a rollback emits nothing
+    t.executionPromise.then(() => outboxSignal.emit('committed', created), () => undefined);
     batch = created;
   }
   batch.rows.push(row);

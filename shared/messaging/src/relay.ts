@@ -79,7 +79,7 @@ export class OutboxRelay {
   private readonly failures: prom.Counter | undefined;
 
   constructor(private readonly options: RelayOptions) {
-    const { metrics, service, knex } = options;
+    const { metrics, knex } = options;
     if (metrics) {
       this.published = new prom.Counter({ name: 'outbox_published_total', help: 'Outbox events published with a broker confirm', registers: [metrics] });
       this.failures = new prom.Counter({ name: 'outbox_publish_failures_total', help: 'Relay batches that failed and were left for a retry', registers: [metrics] });
@@ -102,7 +102,6 @@ export class OutboxRelay {
         },
       });
     }
-    void service;
   }
 
   start(): void {

@@ -1,20 +1,9 @@
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { AppError, toProblem } from '@guitaronline/platform';
+import { AppError, sendProblem, toProblem } from '@guitaronline/platform';
 
-/** platform's sendProblem for a plain node response (the proxy path does not go through express). */
-export function writeProblem(res: ServerResponse, error: AppError, requestId: string | undefined): void {
-  if (res.headersSent) {
-    res.destroy();
-    return;
-  }
-  const body = JSON.stringify(toProblem(error, requestId));
-  for (const [name, value] of Object.entries(error.details?.headers ?? {})) res.setHeader(name, value);
-  res.statusCode = error.status;
-  res.setHeader('Content-Type', 'application/problem+json');
-  res.setHeader('Content-Length', Buffer.byteLength(body));
-  res.end(body);
-}
+/** platform's sendProblem, which writes to a plain node response too (the proxy path has no express). */
+export const writeProblem = sendProblem;
 
 /**
  * A problem+json written straight to the socket, for errors node's parser raises before a

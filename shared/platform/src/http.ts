@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -36,9 +37,18 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Pr
 }
 
 /** Sends an AppError as application/problem+json. */
-export function sendProblem(res: Response, error: AppError, requestId?: string): void {
+export function sendProblem(res: ServerResponse, error: AppError, requestId?: string): void {
+  // a plain node response, so the gateway's proxy path (no express) answers the same way
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(toProblem(error, requestId));
   for (const [name, value] of Object.entries(error.details?.headers ?? {})) res.setHeader(name, value);
-  res.status(error.status).type('application/problem+json').send(JSON.stringify(toProblem(error, requestId)));
+  res.statusCode = error.status;
+  res.setHeader('Content-Type', 'application/problem+json');
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }
 
 /**
@@ -119,10 +129,6 @@ export function errorHandler(logger: Logger) {
     const error = toAppError(err);
     if (error.status >= 500) logger.error({ err, requestId: req.requestId }, 'unhandled error');
     else logger.debug({ code: error.code, requestId: req.requestId }, 'client error');
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
     sendProblem(res, error, req.requestId);
   };
 }

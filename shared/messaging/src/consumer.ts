@@ -13,6 +13,8 @@ export type EventHandlers = { [T in EventType]?: EventHandler<T> };
 
 export const ATTEMPTS_HEADER = 'x-attempts';
 export const ERROR_HEADER = 'x-error';
+export const PARKED_AT_HEADER = 'x-parked-at';
+export const SOURCE_QUEUE_HEADER = 'x-source-queue';
 
 export interface ConsumerOptions {
   service: string;
@@ -222,8 +224,8 @@ export class EventConsumer {
     await this.republish(channel, this.queues.dlq, msg, {
       [ATTEMPTS_HEADER]: attempt,
       [ERROR_HEADER]: reason.slice(0, 1000),
-      'x-parked-at': new Date().toISOString(),
-      'x-source-queue': this.queues.main,
+      [PARKED_AT_HEADER]: new Date().toISOString(),
+      [SOURCE_QUEUE_HEADER]: this.queues.main,
     });
     channel.ack(msg);
   }

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel, type ConsumeMessage } from 'amqplib';
 import { eventCatalogue, isEventType, type EventEnvelope, type ServiceName } from '@guitaronline/contracts';
+import { queueNames } from '@guitaronline/messaging';
 import { testInfra } from './infra';
 
 /**
@@ -37,10 +38,8 @@ export async function deleteBus(bus: { EVENTS_EXCHANGE: string; EVENTS_QUEUE_PRE
   try {
     const channel = await connection.createChannel();
     for (const service of services) {
-      const base = `${bus.EVENTS_QUEUE_PREFIX}${service}.events`;
-      for (const name of [base, `${base}.dlq`, ...Array.from({ length: retryTiers }, (_, i) => `${base}.retry.${i + 1}`)]) {
-        await channel.deleteQueue(name).catch(() => undefined);
-      }
+      const { main, retries, dlq } = queueNames(`${bus.EVENTS_QUEUE_PREFIX}${service}`, retryTiers);
+      for (const name of [main, ...retries, dlq]) await channel.deleteQueue(name).catch(() => undefined);
     }
     await channel.deleteExchange(bus.EVENTS_EXCHANGE).catch(() => undefined);
   } finally {

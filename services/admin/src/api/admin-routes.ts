@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import type { Knex } from 'knex';
 import type { Logger } from '@guitaronline/platform';
+import { SOURCE_QUEUE_HEADER } from '@guitaronline/messaging';
 import { adminHttp } from '@guitaronline/contracts';
 import { AppError, errors, parseBody, parseParams, parseQuery, principalOf, type Auth } from '@guitaronline/platform';
 import type { DeadLetterStore } from '../clients/dead-letter-store';
@@ -116,7 +117,7 @@ export function adminRoutes(deps: AdminRouteDeps): Router {
     if (!set) throw errors.notFound('dead-letter queue');
     const body = parseBody(req, adminHttp.redriveBody);
     const result = await withBroker(() =>
-      deps.deadLetters.redrive(set.dlq, (msg) => redriveTarget(set, msg.properties.headers?.['x-source-queue']), {
+      deps.deadLetters.redrive(set.dlq, (msg) => redriveTarget(set, msg.properties.headers?.[SOURCE_QUEUE_HEADER]), {
         messageIds: body.messageIds,
         max: MAX_REDRIVE,
       }),

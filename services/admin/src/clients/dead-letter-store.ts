@@ -1,7 +1,7 @@
 import type { ChannelModel, ConfirmChannel, GetMessage } from 'amqplib';
 import type { Logger } from '@guitaronline/platform';
 import type { adminHttp } from '@guitaronline/contracts';
-import { ATTEMPTS_HEADER, ERROR_HEADER } from '@guitaronline/messaging';
+import { ATTEMPTS_HEADER, ERROR_HEADER, PARKED_AT_HEADER, SOURCE_QUEUE_HEADER } from '@guitaronline/messaging';
 import { errors } from '@guitaronline/platform';
 import { isNotFound, openChannel } from './queue-inspector';
 
@@ -45,8 +45,8 @@ export function toDeadLetter(queue: string, msg: GetMessage): DeadLetter {
     routingKey: text(header(msg, 'x-original-routing-key')) ?? msg.fields.routingKey ?? null,
     reason: text(header(msg, ERROR_HEADER)),
     attempts: Number.isFinite(attempts) && header(msg, ATTEMPTS_HEADER) !== undefined ? attempts : null,
-    parkedAt: text(header(msg, 'x-parked-at')),
-    sourceQueue: text(header(msg, 'x-source-queue')),
+    parkedAt: text(header(msg, PARKED_AT_HEADER)),
+    sourceQueue: text(header(msg, SOURCE_QUEUE_HEADER)),
     body,
   };
 }
@@ -150,7 +150,7 @@ export class DeadLetterStore {
         const headers = { ...(properties.headers ?? {}) };
         const lastError = headers[ERROR_HEADER];
         delete headers[ERROR_HEADER];
-        delete headers['x-parked-at'];
+        delete headers[PARKED_AT_HEADER];
         channel.sendToQueue(targetOf(msg), msg.content, {
           persistent: true,
           contentType: properties.contentType,

@@ -1,4 +1,5 @@
 import type { ServiceName } from '@guitaronline/contracts';
+import { queueNames } from '@guitaronline/messaging';
 import { consumingServices } from './event-consumers';
 
 export interface ServiceQueueSet {
@@ -13,10 +14,7 @@ export interface ServiceQueueSet {
  * and `.dlq`), under this deployment's queue-name prefix (empty in production, one per test bus).
  */
 export function knownQueues(prefix: string, retryTiers: number): ServiceQueueSet[] {
-  return consumingServices.map((service) => {
-    const main = `${prefix}${service}.events`;
-    return { service, main, retries: Array.from({ length: retryTiers }, (_, i) => `${main}.retry.${i + 1}`), dlq: `${main}.dlq` };
-  });
+  return consumingServices.map((service) => ({ service, ...queueNames(`${prefix}${service}`, retryTiers) }));
 }
 
 export function allQueueNames(sets: readonly ServiceQueueSet[]): string[] {

@@ -108,7 +108,7 @@ async function main() {
   };
 
   // listener for the saga's end events
-  const conn = await amqp.connect(base.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672');
+  const conn = await amqp.connect(base.AMQP_URL || 'amqp://guest:guest@127.0.0.1:5672', { noDelay: true });
   const ch = await conn.createChannel();
   await ch.assertExchange(bus.EVENTS_EXCHANGE, 'topic', { durable: true });
   const { queue } = await ch.assertQueue('', { exclusive: true });
@@ -176,7 +176,25 @@ async function main() {
       return NaN;
     }
   };
+  // the infrastructure's share too: every postgres, beam.smp (RabbitMQ) and redis-server process
+  const infraCpuMs = () => {
+    const fs = require('node:fs');
+    const sum = { postgres: 0, rabbitmq: 0, redis: 0 };
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      let stat;
+      try {
+        stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const key = comm === 'postgres' ? 'postgres' : comm.startsWith('beam') || comm.startsWith('erl') || comm.endsWith('_check') ? 'rabbitmq' : comm.startsWith('redis') ? 'redis' : null;
+      if (key) sum[key] += cpuMs(pid);
+    }
+    return sum;
+  };
   const cpuBefore = started.filter((s) => s.pid).map((s) => [s.name, cpuMs(s.pid)]);
+  const infraBefore = infraCpuMs();
   const driverBefore = process.cpuUsage();
 
   let errors = 0;
@@ -239,7 +257,9 @@ async function main() {
   }
   await Promise.all(inflight);
   await settle(sagas);
-  const phase1 = { sagas, errors, rejected, confirmed: [...toConfirmed], lesson: [...toLesson] };
+  const phase1 = { sagas, errors, rejected, confirmed: [...toConfirmed], lesson: [...toLesson], http: [...confirmHttp], hops: Object.fromEntries(Object.entries(hops).map(([k, v]) => [k, [...v]])) };
+  confirmHttp.length = 0;
+  for (const xs of Object.values(hops)) xs.length = 0;
 
   // phase 2: saturate
   toConfirmed.length = 0;
@@ -262,17 +282,23 @@ async function main() {
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(phase1.confirmed, 50))} ms  p95 ${f(pct(phase1.confirmed, 95))} ms  p99 ${f(pct(phase1.confirmed, 99))} ms  (n=${phase1.confirmed.length})`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(phase1.lesson, 50))} ms  p95 ${f(pct(phase1.lesson, 95))} ms  p99 ${f(pct(phase1.lesson, 99))} ms  (n=${phase1.lesson.length})`);
   console.log(`  event-loop delay p50 ${f(loopDelay.percentile(50) / 1e6)} ms  p99 ${f(loopDelay.percentile(99) / 1e6)} ms  max ${f(loopDelay.max / 1e6)} ms`);
-  console.log(`  confirm HTTP round trip            p50 ${f(pct(confirmHttp, 50))} ms  p95 ${f(pct(confirmHttp, 95))} ms (both phases)`);
-  for (const [type, xs] of Object.entries(hops)) console.log(`  confirm → ${type.padEnd(30)} p50 ${f(pct(xs, 50))} ms  p95 ${f(pct(xs, 95))} ms (both phases)`);
+  const printHops = (http, byType) => {
+    console.log(`  confirm HTTP round trip                  p50 ${f(pct(http, 50))} ms  p95 ${f(pct(http, 95))} ms`);
+    for (const [type, xs] of Object.entries(byType)) console.log(`  confirm → ${type.padEnd(30)} p50 ${f(pct(xs, 50))} ms  p95 ${f(pct(xs, 95))} ms`);
+  };
+  printHops(phase1.http, phase1.hops);
   console.log(`phase 2: ${CONCURRENCY} students flat out for ${SECONDS} s — ${sent} sagas, ${(toLesson.length / elapsed).toFixed(1)} completed sagas/s (to lesson.created), ${errors} HTTP errors, ${rejected} rejected`);
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);
+  printHops(confirmHttp, hops);
 
   const allSagas = phase1.sagas + sent;
   const perSaga = cpuBefore.map(([name, before]) => {
     const svc = started.find((s) => s.name === name);
     return `${name} ${f((cpuMs(svc.pid) - before) / allSagas)}`;
   });
+  const infraAfter = infraCpuMs();
+  for (const k of Object.keys(infraAfter)) perSaga.push(`${k} ${f((infraAfter[k] - infraBefore[k]) / allSagas)}`);
   const driver = process.cpuUsage(driverBefore);
   if (perSaga.length) console.log(`CPU ms per saga (both phases, ${allSagas} sagas): ${perSaga.join(', ')}, load driver ${f((driver.user + driver.system) / 1000 / allSagas)}`);
   if (queryStats.size) {

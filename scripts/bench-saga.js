@@ -302,8 +302,8 @@ async function main() {
   const driver = process.cpuUsage(driverBefore);
   if (perSaga.length) console.log(`CPU ms per saga (both phases, ${allSagas} sagas): ${perSaga.join(', ')}, load driver ${f((driver.user + driver.system) / 1000 / allSagas)}`);
   if (queryStats.size) {
-    console.log('\nqueries by statement (top 25):');
-    for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(String(n).padStart(8), k);
+    console.log('\nqueries by statement (top 60):');
+    for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(String(n).padStart(8), k);
   }
   await conn.close();
   for (const s of started.reverse()) await s.stop();

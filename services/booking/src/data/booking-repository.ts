@@ -117,6 +117,27 @@ export class BookingRepository {
     return row ? toBooking(row as BookingRow) : undefined;
   }
 
+  /**
+   * hold → confirming in one conditional update when the booking is the student's hold and its
+   * time has not run out; undefined otherwise (the caller reads the booking to say why).
+   * The request's correlation id, when it has one, replaces the hold's.
+   */
+  async confirmLiveHold(id: string, studentId: string, now: Date, change: { packageId: string | null; correlationId: string | null }): Promise<Booking | undefined> {
+    const [row] = await this.db<BookingRow>('bookings')
+      .where({ id, student_id: studentId, status: 'hold' })
+      .where('hold_expires_at', '>', now)
+      .update({
+        status: 'confirming',
+        package_id: change.packageId,
+        confirm_requested_at: now,
+        confirm_attempts: 1,
+        correlation_id: this.db.raw('coalesce(?, correlation_id)', [change.correlationId]),
+        updated_at: now,
+      } as never)
+      .returning('*');
+    return row ? toBooking(row as BookingRow) : undefined;
+  }
+
   async findLiveOnSlot(slotId: string): Promise<Booking | undefined> {
     const row = await this.db<BookingRow>('bookings').where({ slot_id: slotId }).whereIn('status', ['hold', 'confirming', 'confirmed']).first();
     return row ? toBooking(row) : undefined;
@@ -132,13 +153,23 @@ export class BookingRepository {
     return (rows as BookingRow[]).map(toBooking);
   }
 
-  async countActiveHolds(studentId: string, now: Date): Promise<number> {
-    const row = await this.db('bookings')
-      .where({ student_id: studentId, status: 'hold' })
-      .where('hold_expires_at', '>', now)
-      .count<{ n: string }[]>({ n: '*' })
-      .first();
-    return Number(row?.n ?? 0);
+  /**
+   * What a new hold needs, in one round trip: the slot's run-out holds marked expired (as
+   * `expireRunOutHoldsOnSlot`) and the number of the student's live holds. The count cannot
+   * include a hold expired here: those ran out (`hold_expires_at <= now`), the count takes live ones.
+   */
+  async expireRunOutAndCountHolds(slotId: string, studentId: string, now: Date): Promise<{ runOut: Booking[]; activeHolds: number }> {
+    const { rows } = await this.db.raw<{ rows: (BookingRow & { active_holds: string })[] }>(
+      `with run_out as (
+         update bookings set status = 'expired', updated_at = :now
+         where slot_id = :slotId and status = 'hold' and hold_expires_at <= :now
+         returning *)
+       select run_out.*,
+              (select count(*) from bookings where student_id = :studentId and status = 'hold' and hold_expires_at > :now) as active_holds
+       from (select 1) as one left join run_out on true`,
+      { slotId, studentId, now },
+    );
+    return { runOut: rows.filter((row) => row.id !== null).map(toBooking), activeHolds: Number(rows[0]?.active_holds ?? 0) };
   }
 
   /** Claims run-out holds (skipping rows another replica is working on) and marks them expired. */

@@ -18,9 +18,15 @@ export type ConfirmOutcome = 'requested' | 'in_progress' | 'already_confirmed';
  */
 export async function requestConfirmation(deps: BookingDeps, student: Actor, bookingId: string, packageId: string | undefined): Promise<{ booking: Booking; outcome: ConfirmOutcome }> {
   const result = await deps.store.transaction(async (tx) => {
+    const now = deps.clock();
+    // the usual case in one statement; anything else is read under the row lock to say why
+    const confirming = await tx.bookings.confirmLiveHold(bookingId, student.userId, now, { packageId: packageId ?? null, correlationId: getContext().correlationId ?? null });
+    if (confirming) {
+      await tx.record('booking.confirmation_requested', confirmationRequestedPayload(confirming), confirming.id);
+      return { booking: confirming, outcome: 'requested' as const };
+    }
     const booking = await tx.bookings.findForUpdate(bookingId);
     if (!booking || booking.studentId !== student.userId) throw bookingErrors.bookingNotFound();
-    const now = deps.clock();
     switch (booking.status) {
       case 'confirmed':
         return { booking, outcome: 'already_confirmed' as const };
@@ -34,25 +40,14 @@ export async function requestConfirmation(deps: BookingDeps, student: Actor, boo
       case 'hold':
         break;
     }
-    if (isHoldExpired(booking, now)) {
-      const expired = await tx.bookings.transition(booking.id, ['hold'], { status: 'expired', updatedAt: now });
-      if (expired) {
-        await tx.record('booking.expired', expiredPayload(expired), expired.id, { correlationId: expired.correlationId });
-        deps.metrics.holdsExpired('lazy', 1);
-      }
-      return { expired: true as const };
+    // a hold of the student's that the conditional update did not take has run out
+    if (!isHoldExpired(booking, now)) throw new Error(`booking ${booking.id} is a live hold the conditional confirm did not take`);
+    const expired = await tx.bookings.transition(booking.id, ['hold'], { status: 'expired', updatedAt: now });
+    if (expired) {
+      await tx.record('booking.expired', expiredPayload(expired), expired.id, { correlationId: expired.correlationId });
+      deps.metrics.holdsExpired('lazy', 1);
     }
-    const confirming = await tx.bookings.transition(booking.id, ['hold'], {
-      status: 'confirming',
-      packageId: packageId ?? null,
-      confirmRequestedAt: now,
-      confirmAttempts: 1,
-      correlationId: getContext().correlationId ?? booking.correlationId,
-      updatedAt: now,
-    });
-    if (!confirming) throw new Error(`booking ${booking.id} changed under its row lock`);
-    await tx.record('booking.confirmation_requested', confirmationRequestedPayload(confirming), confirming.id);
-    return { booking: confirming, outcome: 'requested' as const };
+    return { expired: true as const };
   });
   if ('expired' in result) throw bookingErrors.holdExpired();
   return result;
@@ -86,20 +81,21 @@ export async function awaitSettled(deps: BookingDeps, bookingId: string, ms: num
  * - for a hold (cannot happen: a debit is only asked for after confirm) or an unknown booking → logged, nothing.
  */
 export async function applyDebit(deps: BookingDeps, tx: Tx, debit: EventPayload<'billing.lesson.debited'>): Promise<void> {
+  const now = deps.clock();
+  // the usual case in one statement; anything else is read under the row lock
+  const confirmed = await tx.bookings.transition(debit.bookingId, ['confirming'], { status: 'confirmed', packageId: debit.packageId, confirmedAt: now, updatedAt: now });
+  if (confirmed) {
+    await tx.record('booking.confirmed', confirmedPayload({ ...confirmed, packageId: debit.packageId }), confirmed.id);
+    tx.afterCommit(() => deps.notifier.settled(confirmed.id));
+    return;
+  }
   const booking = await tx.bookings.findForUpdate(debit.bookingId);
   const log = deps.logger.child({ bookingId: debit.bookingId, packageId: debit.packageId });
   if (!booking) {
     log.warn('lesson debited for an unknown booking; ignored');
     return;
   }
-  const now = deps.clock();
-  if (booking.status === 'confirming') {
-    const confirmed = await tx.bookings.transition(booking.id, ['confirming'], { status: 'confirmed', packageId: debit.packageId, confirmedAt: now, updatedAt: now });
-    if (!confirmed) throw new Error(`booking ${booking.id} changed under its row lock`);
-    await tx.record('booking.confirmed', confirmedPayload({ ...confirmed, packageId: debit.packageId }), confirmed.id);
-    tx.afterCommit(() => deps.notifier.settled(booking.id));
-    return;
-  }
+  if (booking.status === 'confirming') throw new Error(`booking ${booking.id} is confirming but the conditional confirm did not take it`);
   if (booking.status === 'confirmed' || (booking.status === 'canceled' && booking.confirmedAt)) {
     if (booking.packageId !== debit.packageId) log.warn({ bookedPackageId: booking.packageId }, 'second debit names another package; ignored');
     return;

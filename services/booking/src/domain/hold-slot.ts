@@ -46,11 +46,9 @@ export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldR
     if (slot.deletedAt) throw bookingErrors.slotUnavailable('The slot has been withdrawn by the teacher.');
     if (slot.startAt.getTime() <= now.getTime()) throw bookingErrors.slotUnavailable('The slot has already started.');
 
-    const runOut = await tx.bookings.expireRunOutHoldsOnSlot(slot.id, now);
+    const { runOut, activeHolds } = await tx.bookings.expireRunOutAndCountHolds(slot.id, student.userId, now);
     for (const b of runOut) await tx.record('booking.expired', expiredPayload(b), b.id, { correlationId: b.correlationId });
     if (runOut.length > 0) deps.metrics.holdsExpired('lazy', runOut.length);
-
-    const activeHolds = await tx.bookings.countActiveHolds(student.userId, now);
     if (activeHolds >= settings.maxActiveHolds) throw bookingErrors.tooManyHolds(settings.maxActiveHolds);
 
     const booking: Booking = {

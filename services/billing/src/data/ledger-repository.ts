@@ -30,13 +30,7 @@ function toEntry(row: LedgerRow): LedgerEntry {
   };
 }
 
-export async function ledgerOfBooking(tx: Tx, bookingId: string): Promise<{ debit?: LedgerEntry; credit?: LedgerEntry }> {
-  const rows: LedgerRow[] = await tx('package_ledger').where({ booking_id: bookingId });
-  const entries = rows.map(toEntry);
-  return { debit: entries.find((e) => e.kind === 'debit'), credit: entries.find((e) => e.kind === 'credit') };
-}
-
-/** UNIQUE(booking_id, kind): a second debit or credit of a booking fails here, whatever the code above did. */
+/** UNIQUE(booking_id, kind): a second credit of a booking fails here, whatever the code above did (a second debit fails in debitOneLesson). */
 export async function appendLedgerEntry(tx: Tx, entry: LedgerEntry): Promise<void> {
   await tx('package_ledger').insert({
     booking_id: entry.bookingId,
@@ -52,11 +46,6 @@ export interface DebitRejection {
   bookingId: string;
   studentId: string;
   reason: DebitRejectReason;
-}
-
-export async function findDebitRejection(tx: Tx, bookingId: string): Promise<DebitRejection | undefined> {
-  const row = await tx('debit_rejections').where({ booking_id: bookingId }).first();
-  return row ? { bookingId: row.booking_id, studentId: row.student_id, reason: row.reason } : undefined;
 }
 
 export async function recordDebitRejection(tx: Tx, rejection: DebitRejection, now: Date): Promise<void> {
@@ -81,7 +70,56 @@ export async function rememberCanceledBooking(tx: Tx, cancel: CanceledBooking, n
     .ignore();
 }
 
-export async function findCanceledBooking(tx: Tx, bookingId: string): Promise<CanceledBooking | undefined> {
-  const row = await tx('canceled_bookings').where({ booking_id: bookingId }).first();
+/** What billing has recorded about one booking. */
+export interface BookingBillingState {
+  debit?: LedgerEntry;
+  credit?: LedgerEntry;
+  rejection?: DebitRejection;
+  canceled?: CanceledBooking;
+}
+
+/** A row as row_to_json gives it: timestamps come as ISO strings. */
+type JsonRow<Row> = { [K in keyof Row]: Row[K] extends Date ? string : Row[K] };
+
+interface BookingStateRow {
+  debit: JsonRow<LedgerRow> | null;
+  credit: JsonRow<LedgerRow> | null;
+  rejection: { booking_id: string; student_id: string; reason: DebitRejectReason } | null;
+  canceled: { booking_id: string; source: CanceledBooking['source']; refundable: boolean; was_confirmed: boolean } | null;
+}
+
+function toEntryOrNone(row: BookingStateRow['debit']): LedgerEntry | undefined {
+  return row ? toEntry({ ...row, created_at: new Date(row.created_at) }) : undefined;
+}
+
+function toRejectionOrNone(row: BookingStateRow['rejection']): DebitRejection | undefined {
+  return row ? { bookingId: row.booking_id, studentId: row.student_id, reason: row.reason } : undefined;
+}
+
+function toCanceledOrNone(row: BookingStateRow['canceled']): CanceledBooking | undefined {
   return row ? { bookingId: row.booking_id, source: row.source, refundable: row.refundable, wasConfirmed: row.was_confirmed } : undefined;
+}
+
+/**
+ * The booking's ledger entries, debit rejection and cancel tombstone in ONE statement. Read it
+ * after lockBooking: every handler that writes any of them takes the same lock, so no other
+ * transaction changes them before this one ends.
+ */
+export async function billingStateOfBooking(tx: Tx, bookingId: string): Promise<BookingBillingState> {
+  // no FROM: always exactly one row, each column null when the booking has no such record
+  const result = await tx.raw<{ rows: [BookingStateRow] }>(
+    `select
+       (select row_to_json(l) from package_ledger l where l.booking_id = :bookingId and l.kind = 'debit') as debit,
+       (select row_to_json(l) from package_ledger l where l.booking_id = :bookingId and l.kind = 'credit') as credit,
+       (select row_to_json(r) from debit_rejections r where r.booking_id = :bookingId) as rejection,
+       (select row_to_json(c) from canceled_bookings c where c.booking_id = :bookingId) as canceled`,
+    { bookingId },
+  );
+  const row = result.rows[0];
+  return {
+    debit: toEntryOrNone(row.debit),
+    credit: toEntryOrNone(row.credit),
+    rejection: toRejectionOrNone(row.rejection),
+    canceled: toCanceledOrNone(row.canceled),
+  };
 }

@@ -103,21 +103,28 @@ const DEBIT_SET = `lessons_left = lessons_left - 1,
 const DEBITABLE = `status = 'active' and expires_at > :now and lessons_left > 0`;
 
 /**
- * Takes one lesson in ONE conditional UPDATE (never read-then-write): from the given package if
- * it is the student's, active, unexpired and has lessons left; else from the student's debitable
- * package that expires first. A package reaching 0 becomes depleted in the same statement.
- * Concurrent debits queue on the row lock and re-check the conditions, so the balance can only
- * reach 0 — and the CHECK (lessons_left >= 0) would refuse anything else.
+ * Takes one lesson for a booking in ONE statement (never read-then-write): a conditional UPDATE
+ * of the given package if it is the student's, active, unexpired and has lessons left; else of
+ * the student's debitable package that expires first — and the booking's debit ledger entry,
+ * inserted from what the UPDATE returned. A package reaching 0 becomes depleted in the same
+ * statement. Concurrent debits queue on the row lock and re-check the conditions, so the balance
+ * can only reach 0 — and the CHECK (lessons_left >= 0) would refuse anything else; the ledger's
+ * UNIQUE(booking_id, kind) fails the whole statement on a second debit of the booking.
  */
-export async function debitOneLesson(tx: Tx, input: { studentId: string; packageId?: string | null; now: Date }): Promise<LessonPackage | undefined> {
-  const bindings = { now: input.now, studentId: input.studentId, packageId: input.packageId ?? null };
-  const sql = input.packageId
-    ? `update packages set ${DEBIT_SET} where id = :packageId and student_id = :studentId and ${DEBITABLE} returning *`
-    : `update packages set ${DEBIT_SET}
-       where id = (select id from packages where student_id = :studentId and ${DEBITABLE}
-                   order by expires_at, created_at, id limit 1 for update)
-         and ${DEBITABLE}
-       returning *`;
+export async function debitOneLesson(
+  tx: Tx,
+  input: { bookingId: string; studentId: string; packageId?: string | null; now: Date },
+): Promise<LessonPackage | undefined> {
+  const bindings = { now: input.now, bookingId: input.bookingId, studentId: input.studentId, packageId: input.packageId ?? null };
+  const chosen = input.packageId
+    ? `id = :packageId and student_id = :studentId and ${DEBITABLE}`
+    : `id = (select id from packages where student_id = :studentId and ${DEBITABLE}
+             order by expires_at, created_at, id limit 1 for update)
+       and ${DEBITABLE}`;
+  const sql = `with pkg as (update packages set ${DEBIT_SET} where ${chosen} returning *),
+       entry as (insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
+                 select :bookingId, 'debit', id, student_id, lessons_left, :now from pkg)
+     select * from pkg`;
   const result = await tx.raw<{ rows: PackageRow[] }>(sql, bindings);
   return result.rows[0] ? toPackage(result.rows[0]) : undefined;
 }

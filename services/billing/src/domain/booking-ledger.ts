@@ -4,9 +4,7 @@ import { writeAudit } from '../data/audit-repository';
 import { lockBooking, type Tx } from '../data/db';
 import {
   appendLedgerEntry,
-  findCanceledBooking,
-  findDebitRejection,
-  ledgerOfBooking,
+  billingStateOfBooking,
   recordDebitRejection,
   rememberCanceledBooking,
   type CanceledBooking,
@@ -39,20 +37,19 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
 export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
   const { bookingId, studentId } = request;
   await lockBooking(tx, bookingId);
-
-  const ledger = await ledgerOfBooking(tx, bookingId);
-  if (ledger.debit) {
-    await announceDebit(tx, ledger.debit, deps.clock());
-    return { kind: 'debited', packageId: ledger.debit.packageId, lessonsLeft: ledger.debit.lessonsLeftAfter, replayed: true, creditedAtOnce: false };
+  // the tombstone is read before the debit: a cancel writing it takes the same lock, so it cannot appear in between
+  const state = await billingStateOfBooking(tx, bookingId);
+  if (state.debit) {
+    await announceDebit(tx, state.debit, deps.clock());
+    return { kind: 'debited', packageId: state.debit.packageId, lessonsLeft: state.debit.lessonsLeftAfter, replayed: true, creditedAtOnce: false };
   }
-  const rejected = await findDebitRejection(tx, bookingId);
-  if (rejected) {
-    await announceRejection(tx, bookingId, rejected.studentId, rejected.reason, deps.clock());
-    return { kind: 'rejected', reason: rejected.reason, replayed: true };
+  if (state.rejection) {
+    await announceRejection(tx, bookingId, state.rejection.studentId, state.rejection.reason, deps.clock());
+    return { kind: 'rejected', reason: state.rejection.reason, replayed: true };
   }
 
   const now = deps.clock();
-  const pkg = await debitOneLesson(tx, { studentId, packageId: request.packageId, now });
+  const pkg = await debitOneLesson(tx, { bookingId, studentId, packageId: request.packageId, now });
   if (!pkg) {
     await expireOverdue(tx, { now, studentId });
     const reason = debitRejectionReason(await packagesOfStudent(tx, studentId), now, request.packageId);
@@ -61,16 +58,15 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
     return { kind: 'rejected', reason, replayed: false };
   }
 
+  // what debitOneLesson wrote to the ledger along with the debit
   const debit: LedgerEntry = { bookingId, kind: 'debit', packageId: pkg.id, studentId, lessonsLeftAfter: pkg.lessonsLeft, createdAt: now };
-  await appendLedgerEntry(tx, debit);
   if (pkg.status === 'depleted') {
     await recordEvent(tx, { type: 'billing.package.depleted', aggregateId: pkg.id, payload: packageEventPayload(pkg), occurredAt: now });
   }
   await announceDebit(tx, debit, now);
 
-  const canceled = await findCanceledBooking(tx, bookingId);
-  if (canceled) {
-    deps.logger.info({ bookingId, source: canceled.source }, 'debit requested for a booking already canceled; giving the lesson back at once');
+  if (state.canceled) {
+    deps.logger.info({ bookingId, source: state.canceled.source }, 'debit requested for a booking already canceled; giving the lesson back at once');
     await giveLessonBack(tx, debit, now);
     return { kind: 'debited', packageId: pkg.id, lessonsLeft: pkg.lessonsLeft, replayed: false, creditedAtOnce: true };
   }
@@ -93,11 +89,11 @@ export async function creditLessonForBooking(tx: Tx, cancel: CanceledBooking, de
   await lockBooking(tx, cancel.bookingId);
   const now = deps.clock();
   await rememberCanceledBooking(tx, cancel, now);
-  const ledger = await ledgerOfBooking(tx, cancel.bookingId);
-  if (!ledger.debit) return 'remembered';
-  if (ledger.credit) return 'already_credited';
+  const { debit, credit } = await billingStateOfBooking(tx, cancel.bookingId);
+  if (!debit) return 'remembered';
+  if (credit) return 'already_credited';
   if (!cancel.refundable && cancel.wasConfirmed) return 'not_refundable';
-  await giveLessonBack(tx, ledger.debit, now);
+  await giveLessonBack(tx, debit, now);
   return 'credited';
 }
 

@@ -30,24 +30,30 @@ function toLesson(row: LessonRow): Lesson {
   };
 }
 
-/** Inserts the booking's lesson unless it already has one (UNIQUE booking_id); undefined when it had. */
-export async function insertLessonIfAbsent(tx: Tx, lesson: Lesson): Promise<Lesson | undefined> {
-  const rows: LessonRow[] = await tx(TABLE)
-    .insert({
+/**
+ * Inserts the booking's lesson in ONE statement unless its booking has a cancel tombstone or
+ * already has a lesson (UNIQUE booking_id); undefined when either stopped it.
+ */
+export async function insertLessonUnlessCanceled(tx: Tx, lesson: Lesson): Promise<Lesson | undefined> {
+  const result = await tx.raw<{ rows: LessonRow[] }>(
+    `insert into lessons (id, booking_id, student_id, teacher_id, start_at, end_at, status, created_at, updated_at)
+     select :id, :bookingId, :studentId, :teacherId, :startAt, :endAt, :status, :createdAt, :updatedAt
+     where not exists (select 1 from canceled_bookings where booking_id = :bookingId)
+     on conflict (booking_id) do nothing
+     returning *`,
+    {
       id: lesson.id,
-      booking_id: lesson.bookingId,
-      student_id: lesson.studentId,
-      teacher_id: lesson.teacherId,
-      start_at: lesson.startAt,
-      end_at: lesson.endAt,
+      bookingId: lesson.bookingId,
+      studentId: lesson.studentId,
+      teacherId: lesson.teacherId,
+      startAt: lesson.startAt,
+      endAt: lesson.endAt,
       status: lesson.status,
-      created_at: lesson.createdAt,
-      updated_at: lesson.updatedAt,
-    })
-    .onConflict('booking_id')
-    .ignore()
-    .returning('*');
-  return rows[0] ? toLesson(rows[0]) : undefined;
+      createdAt: lesson.createdAt,
+      updatedAt: lesson.updatedAt,
+    },
+  );
+  return result.rows[0] ? toLesson(result.rows[0]) : undefined;
 }
 
 export async function findLessonById(db: Queryable, id: string): Promise<Lesson | undefined> {

@@ -9,7 +9,7 @@ import {
   completeStartedLesson,
   findLessonByBooking,
   findLessonById,
-  insertLessonIfAbsent,
+  insertLessonUnlessCanceled,
   isBookingCanceled,
   listLessons,
   rememberCanceledBooking,
@@ -30,12 +30,8 @@ export interface LessonsDeps {
  */
 export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'booking.confirmed'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {
   await lockBooking(tx, booking.bookingId);
-  if (await isBookingCanceled(tx, booking.bookingId)) {
-    deps.logger.info({ bookingId: booking.bookingId }, 'booking was canceled before its confirmation arrived; no lesson created');
-    return undefined;
-  }
   const now = deps.clock();
-  const lesson = await insertLessonIfAbsent(tx, {
+  const lesson = await insertLessonUnlessCanceled(tx, {
     id: randomUUID(),
     bookingId: booking.bookingId,
     studentId: booking.studentId,
@@ -46,9 +42,15 @@ export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'bo
     createdAt: now,
     updatedAt: now,
   });
-  if (!lesson) return undefined;
-  await recordEvent(tx, { type: 'lesson.created', aggregateId: lesson.id, payload: lessonEventPayload(lesson), occurredAt: now });
-  return lesson;
+  if (lesson) {
+    await recordEvent(tx, { type: 'lesson.created', aggregateId: lesson.id, payload: lessonEventPayload(lesson), occurredAt: now });
+    return lesson;
+  }
+  // not created: a duplicate or a late confirmation (the lock keeps the tombstone as the insert saw it)
+  if (await isBookingCanceled(tx, booking.bookingId)) {
+    deps.logger.info({ bookingId: booking.bookingId }, 'booking was canceled before its confirmation arrived; no lesson created');
+  }
+  return undefined;
 }
 
 /**

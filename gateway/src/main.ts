@@ -20,7 +20,6 @@ import { createClientIpResolver } from './proxy/client-ip';
 import { createGatewayHandler } from './proxy/gateway-handler';
 import { gatewayErrors, writeProblemToSocket } from './proxy/problem';
 import { UPSTREAMS, type UpstreamName } from './proxy/routes';
-import { createTokenCheck } from './proxy/token-check';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/upstream-proxy';
 
 export interface RunningGateway {
@@ -68,8 +67,10 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
   const metrics = createMetricsRegistry('gateway');
   const upstreams = upstreamUrls(config);
 
-  const auth = createAuth(deps.resolveKey ?? jwksKeyResolver(`${upstreams.identity}/.well-known/jwks.json`));
-  const tokens = createTokenCheck(auth.verify, { ttlMs: config.TOKEN_CACHE_TTL_MS, maxEntries: config.TOKEN_CACHE_MAX_ENTRIES });
+  const auth = createAuth(deps.resolveKey ?? jwksKeyResolver(`${upstreams.identity}/.well-known/jwks.json`), {
+    tokenCache: { ttlMs: config.TOKEN_CACHE_TTL_MS, maxEntries: config.TOKEN_CACHE_MAX_ENTRIES },
+  });
+  const { tokens } = auth;
   const limits = await createRateLimits(config, logger, metrics);
   const breakers = createBreakers(config, logger, metrics);
   const proxies = {} as Record<UpstreamName, UpstreamProxy>;

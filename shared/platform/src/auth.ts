@@ -4,6 +4,7 @@ import { JwksClient } from 'jwks-rsa';
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { extendContext } from './context';
 import { errors } from './errors';
+import { createTokenCheck, type TokenCheck } from './token-cache';
 
 export type Role = 'student' | 'teacher' | 'admin';
 
@@ -120,12 +121,25 @@ export function bearerToken(req: Request): string | undefined {
 export interface Auth {
   requireAuth: RequestHandler;
   requireRole: (...roles: Role[]) => RequestHandler;
+  /** Verifies a token, or answers from the cache of recently verified ones. */
   verify: (token: string) => Promise<Principal>;
+  /** The cache behind `verify` (the gateway reads it without a promise on its hot path). */
+  tokens: TokenCheck;
 }
 
-/** `requireAuth` / `requireRole` middleware: every service verifies tokens itself (DESIGN.md rule 6). */
-export function createAuth(resolveKey: KeyResolver): Auth {
-  const verify = (token: string) => verifyAccessToken(token, resolveKey);
+/** A verified token is reused for at most 30 s (and never past its exp); 10,000 tokens at most. */
+export const DEFAULT_TOKEN_CACHE = { ttlMs: 30_000, maxEntries: 10_000 } as const;
+
+/**
+ * `requireAuth` / `requireRole` middleware: every service verifies tokens itself (DESIGN.md
+ * rule 6), through a short cache of verified tokens (`tokenCache.ttlMs` 0 turns it off).
+ */
+export function createAuth(resolveKey: KeyResolver, options: { tokenCache?: { ttlMs: number; maxEntries: number } } = {}): Auth {
+  const tokens = createTokenCheck((token) => verifyAccessToken(token, resolveKey), options.tokenCache ?? DEFAULT_TOKEN_CACHE);
+  const verify = (token: string): Promise<Principal> => {
+    const cached = tokens.cached(token);
+    return cached ? Promise.resolve(cached) : tokens.verify(token);
+  };
   const requireAuth: RequestHandler = async (req: Request, _res: Response, next: NextFunction) => {
     const token = bearerToken(req);
     if (!token) return next(errors.unauthorized());
@@ -144,7 +158,7 @@ export function createAuth(resolveKey: KeyResolver): Auth {
       if (!roles.includes(req.principal.role)) return next(errors.forbidden(`This needs the role ${roles.join(' or ')}.`));
       next();
     };
-  return { requireAuth, requireRole, verify };
+  return { requireAuth, requireRole, verify, tokens };
 }
 
 /** The authenticated principal of a request that passed requireAuth. */

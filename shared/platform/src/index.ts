@@ -9,5 +9,6 @@ export * from './logger';
 export * from './metrics';
 export * from './pagination';
 export * from './request-id';
+export * from './token-cache';
 export * from './validate';
 export * from './provision';

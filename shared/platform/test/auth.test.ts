@@ -56,6 +56,25 @@ describe('access token verification against the JWKS', () => {
     expect(res.headers['content-type']).toMatch(/problem\+json/);
   });
 
+  test('a token verified once is answered from the cache; a token with one signature byte changed is still verified and refused', async () => {
+    let resolved = 0;
+    const resolver = jwksKeyResolver(issuer.jwksUrl);
+    const counting = createAuth(async (kid) => {
+      resolved += 1;
+      return resolver(kid);
+    });
+    const cached = express();
+    cached.get('/me', counting.requireAuth, (req, res) => res.json(req.principal));
+    cached.use(errorHandler(pino({ level: 'silent' })));
+    const token = issuer.token({ role: 'student' });
+    for (let i = 0; i < 3; i += 1) expect((await request(cached).get('/me').set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    expect(resolved).toBe(1);
+    const last = token.at(-2) === 'A' ? 'B' : 'A';
+    const tampered = `${token.slice(0, -2)}${last}${token.at(-1)}`;
+    expect((await request(cached).get('/me').set('Authorization', `Bearer ${tampered}`)).status).toBe(401);
+    expect(resolved).toBe(2);
+  });
+
   test('the JWKS resolver hands out a parsed key, the same object on every call for a kid', async () => {
     const resolve = jwksKeyResolver(issuer.jwksUrl);
     const first = await resolve(issuer.kid);

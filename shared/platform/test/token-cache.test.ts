@@ -1,5 +1,4 @@
-import { errors, type Principal } from '@guitaronline/platform';
-import { createTokenCheck } from '../src/proxy/token-check';
+import { createTokenCheck, errors, type Principal } from '../src';
 
 const tokenWithExp = (expSeconds: number, salt = 'x') =>
   `${Buffer.from('{"alg":"ES256"}').toString('base64url')}.${Buffer.from(JSON.stringify({ exp: expSeconds, salt })).toString('base64url')}.sig`;

@@ -34,9 +34,13 @@ export interface RelayOptions {
 
 type ClaimedRow = OutboxRow;
 
-/** Published rows are marked with one UPDATE per this many ids or this many ms, whichever first. */
+/**
+ * Published rows are marked with one UPDATE (one commit) per this many ids or this many ms,
+ * whichever first. The window is what a crash can publish twice (consumers are idempotent);
+ * the poll leaves rows alone for `orphanAfterMs`, far longer, so nothing else sees the delay.
+ */
 const MARK_BATCH = 500;
-const MARK_EVERY_MS = 20;
+const MARK_EVERY_MS = 100;
 
 /** Rows kept in memory for the fast path at most; past that the poll picks them up. */
 const MAX_FAST_QUEUE = 10_000;

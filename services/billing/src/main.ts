@@ -8,7 +8,7 @@ import { readConfig, type BillingConfig } from './config';
 import { systemClock, type Clock } from './domain/clock';
 import type { BillingDeps } from './domain/deps';
 import { expirySweep, startExpirySweeper } from './jobs/expiry-sweeper';
-import { bookingHandlers } from './messaging/booking-handlers';
+import { bookingHandlers, oneBookingAtATime } from './messaging/booking-handlers';
 
 export interface BillingService {
   url: string;
@@ -41,6 +41,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: bookingHandlers({ clock, logger, metrics }),
+        serializeBy: oneBookingAtATime,
         routes(app, { auth }) {
           app.use('/api/v1/billing', billingRoutes(useCaseDeps, auth, { expiryBatchSize: config.BILLING_EXPIRY_SWEEP_BATCH }));
           app.use('/internal', internalRoutes(useCaseDeps, auth));

@@ -33,6 +33,24 @@ export interface ConsumerOptions {
   prefetch?: number;
   /** Name recorded in the inbox; one service may run several consumers. */
   consumerName?: string;
+  /**
+   * Events with the same key are handled one at a time, across every replica (e.g. all the
+   * events of one booking): the statement that inserts the inbox row first takes a
+   * transaction-scoped advisory lock on `<consumer>:<key>`, so the handler runs under it and
+   * reads what the previous holder committed. Undefined for an event: no lock.
+   */
+  serializeBy?: (event: DomainEvent) => string | undefined;
+}
+
+/**
+ * A `serializeBy` for events that name an aggregate in one payload field (e.g. `bookingId`):
+ * the events of one aggregate are handled one at a time; events without the field, freely.
+ */
+export function byPayloadField(field: string): (event: DomainEvent) => string | undefined {
+  return (event) => {
+    const value = (event.payload as Record<string, unknown>)[field];
+    return typeof value === 'string' ? `${field}:${value}` : undefined;
+  };
 }
 
 type Outcome = 'processed' | 'duplicate' | 'retried' | 'parked' | 'ignored';
@@ -162,12 +180,9 @@ export class EventConsumer {
     try {
       const processed = await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () =>
         this.options.knex.transaction(async (trx) => {
-          const inserted = await trx(INBOX_TABLE)
-            .insert({ message_id: event.id, consumer, type: event.type })
-            .onConflict(['message_id', 'consumer'])
-            .ignore()
-            .returning('message_id');
-          if (inserted.length === 0) return false;
+          const lockKey = this.options.serializeBy?.(event);
+          const inserted = lockKey === undefined ? await insertInboxRow(trx, event, consumer) : await insertInboxRowLocked(trx, event, consumer, `${consumer}:${lockKey}`);
+          if (!inserted) return false;
           await handler(trx, event);
           return true;
         }),
@@ -229,6 +244,32 @@ export class EventConsumer {
     });
     channel.ack(msg);
   }
+}
+
+/** The message's inbox row; false when it is already there (a redelivery). */
+async function insertInboxRow(trx: Knex.Transaction, event: DomainEvent, consumer: string): Promise<boolean> {
+  const inserted = await trx(INBOX_TABLE)
+    .insert({ message_id: event.id, consumer, type: event.type })
+    .onConflict(['message_id', 'consumer'])
+    .ignore()
+    .returning('message_id');
+  return inserted.length > 0;
+}
+
+/**
+ * The inbox row with the advisory lock taken in the same statement (one round trip, not two).
+ * The insert itself reads nothing the lock protects; the handler's statements come after it
+ * and take their snapshots with the lock held.
+ */
+async function insertInboxRowLocked(trx: Knex.Transaction, event: DomainEvent, consumer: string, lockKey: string): Promise<boolean> {
+  const { rows } = await trx.raw<{ rows: unknown[] }>(
+    `with serialized as (select pg_advisory_xact_lock(hashtextextended(:lockKey, 0)))
+     insert into :inbox: (message_id, consumer, type) select :messageId, :consumer, :type from serialized
+     on conflict (message_id, consumer) do nothing
+     returning message_id`,
+    { lockKey, inbox: INBOX_TABLE, messageId: event.id, consumer, type: event.type },
+  );
+  return rows.length > 0;
 }
 
 function withoutDeathHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { eventually, sleep } from '@guitaronline/testing';
-import { BrokerConnection, EventConsumer, recordEvent, OutboxRelay, type EventHandlers } from '../src';
+import { BrokerConnection, EventConsumer, byPayloadField, recordEvent, OutboxRelay, type ConsumerOptions, type EventHandlers } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 function envelope(overrides: Record<string, unknown> = {}) {
@@ -34,7 +34,7 @@ describe('inbox consumer', () => {
     await ch.close();
   };
 
-  const startConsumer = async (handlers: EventHandlers, options: { retryDelaysMs?: number[]; maxAttempts?: number } = {}) => {
+  const startConsumer = async (handlers: EventHandlers, options: { retryDelaysMs?: number[]; maxAttempts?: number; serializeBy?: ConsumerOptions['serializeBy'] } = {}) => {
     consumer = new EventConsumer({
       service: fx.service,
       knex: fx.knex,
@@ -44,6 +44,7 @@ describe('inbox consumer', () => {
       logger: silentLogger,
       retryDelaysMs: options.retryDelaysMs ?? [200, 400],
       maxAttempts: options.maxAttempts,
+      serializeBy: options.serializeBy,
     });
     await consumer.start();
   };
@@ -102,6 +103,39 @@ describe('inbox consumer', () => {
     await eventually(async () => (await fx.knex('inbox').where({ message_id: msg.id })).length === 1);
     await sleep(300);
     expect(await effects()).toEqual([{ event_id: msg.id, note: (msg.payload as { email: string }).email }]);
+  });
+
+  test('when events share a serializeBy key, their handlers run one at a time; other keys run alongside; a duplicate still has one effect', async () => {
+    const runs: { role: string; start: number; end: number }[] = [];
+    await startConsumer(
+      {
+        'identity.user.registered': async (trx, event) => {
+          const start = Date.now();
+          await trx('effects').insert({ event_id: event.id, note: event.payload.role });
+          await sleep(150);
+          runs.push({ role: event.payload.role, start, end: Date.now() });
+        },
+      },
+      { serializeBy: byPayloadField('role') },
+    );
+    const withRole = (role: string) => {
+      const msg = envelope();
+      return { ...msg, payload: { ...msg.payload, role } };
+    };
+    const students = [withRole('student'), withRole('student'), withRole('student')];
+    const teachers = [withRole('teacher'), withRole('teacher')];
+    await Promise.all([...students, ...teachers, students[0]].map((m) => publish(m)));
+    await eventually(async () => runs.length === 5, { timeoutMs: 10_000 });
+    await sleep(300);
+    expect(runs).toHaveLength(5);
+    expect((await effects()).map((e) => e.event_id).sort()).toEqual([...students, ...teachers].map((m) => m.id).sort());
+    const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+    for (const role of ['student', 'teacher']) {
+      const same = runs.filter((r) => r.role === role);
+      for (let i = 0; i < same.length; i += 1) for (let j = i + 1; j < same.length; j += 1) expect(overlap(same[i], same[j])).toBe(false);
+    }
+    const across = runs.filter((r) => r.role === 'student').some((a) => runs.filter((r) => r.role === 'teacher').some((b) => overlap(a, b)));
+    expect(across).toBe(true);
   });
 
   test('when a message fails its schema, it is parked at once with the reason and the queue keeps flowing', async () => {

@@ -60,6 +60,8 @@ export interface ServiceParts<X extends object> {
   resolveKey?: KeyResolver;
   /** The inbox consumer's handlers; without any, only the outbox relay runs. */
   handlers?: EventHandlers;
+  /** Key of the events the consumer handles one at a time (e.g. per booking); see MessagingOptions. */
+  serializeBy?: MessagingOptions['serializeBy'];
   /** Mounts the service's routes after /health, /ready and /metrics and before the 404 and error handler. */
   routes(app: HttpApp, wiring: { auth: Auth; messaging: Messaging }): void;
   /**
@@ -147,6 +149,7 @@ export async function startService<C extends RuntimeConfig, X extends object = R
       logger,
       metrics,
       handlers: parts.handlers,
+      serializeBy: parts.serializeBy,
       outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
       inboxRetentionHours: config.INBOX_RETENTION_HOURS,
       ...options.messaging,

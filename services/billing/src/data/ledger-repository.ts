@@ -102,8 +102,8 @@ function toCanceledOrNone(row: BookingStateRow['canceled']): CanceledBooking | u
 
 /**
  * The booking's ledger entries, debit rejection and cancel tombstone in ONE statement. Read it
- * after lockBooking: every handler that writes any of them takes the same lock, so no other
- * transaction changes them before this one ends.
+ * under the booking's lock (the consumer's, per booking): every handler that writes any of them
+ * runs under it, so no other transaction changes them before this one ends.
  */
 export async function billingStateOfBooking(tx: Tx, bookingId: string): Promise<BookingBillingState> {
   // no FROM: always exactly one row, each column null when the booking has no such record

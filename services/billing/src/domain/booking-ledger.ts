@@ -1,7 +1,7 @@
 import type { EventPayload } from '@guitaronline/contracts';
 import { recordEvent } from '@guitaronline/messaging';
 import { writeAudit } from '../data/audit-repository';
-import { lockBooking, type Tx } from '../data/db';
+import type { Tx } from '../data/db';
 import {
   appendLedgerEntry,
   billingStateOfBooking,
@@ -23,6 +23,9 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
 
 /**
  * booking.confirmation_requested → take one lesson for the booking, or say why not.
+ * Runs under the booking's lock: billing's consumer handles one booking's events at a time
+ * (`oneBookingAtATime`), so "is there a debit / a tombstone?" is never answered "no" by two
+ * racing transactions; the ledger's UNIQUE(booking_id, kind) stays the last line of defence.
  *
  * - Package choice: the given packageId (the student's, active, unexpired, lessons left — no
  *   fallback to another package), else the student's debitable package that expires first.
@@ -36,8 +39,7 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
  */
 export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
   const { bookingId, studentId } = request;
-  await lockBooking(tx, bookingId);
-  // the tombstone is read before the debit: a cancel writing it takes the same lock, so it cannot appear in between
+  // the tombstone is read before the debit: a cancel writing it holds the same lock, so it cannot appear in between
   const state = await billingStateOfBooking(tx, bookingId);
   if (state.debit) {
     await announceDebit(tx, state.debit, deps.clock());
@@ -77,7 +79,7 @@ export type CreditOutcome = 'credited' | 'already_credited' | 'not_refundable' |
 
 /**
  * booking.canceled (and booking.rejected, which is a refundable "cancel" of a booking that was
- * never confirmed) → give the booking's lesson back once.
+ * never confirmed) → give the booking's lesson back once. Runs under the booking's lock, as above.
  *
  * - Credited when the booking was debited, not yet credited, and the cancel is refundable — or
  *   the booking was never confirmed (a student is never charged for a booking that did not happen).
@@ -86,7 +88,6 @@ export type CreditOutcome = 'credited' | 'already_credited' | 'not_refundable' |
  *   `debitLessonForBooking` so the end balance is unchanged.
  */
 export async function creditLessonForBooking(tx: Tx, cancel: CanceledBooking, deps: Deps): Promise<CreditOutcome> {
-  await lockBooking(tx, cancel.bookingId);
   const now = deps.clock();
   await rememberCanceledBooking(tx, cancel, now);
   const { debit, credit } = await billingStateOfBooking(tx, cancel.bookingId);

@@ -3,7 +3,7 @@ import type { EventPayload } from '@guitaronline/contracts';
 import { recordEvent } from '@guitaronline/messaging';
 import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import type { Logger } from '@guitaronline/platform';
-import { lockBooking, type Db, type Tx } from '../data/db';
+import type { Db, Tx } from '../data/db';
 import {
   cancelScheduledLesson,
   completeStartedLesson,
@@ -24,12 +24,14 @@ export interface LessonsDeps {
 }
 
 /**
- * booking.confirmed → the booking's one lesson, scheduled.
+ * booking.confirmed → the booking's one lesson, scheduled. Runs under the booking's lock: the
+ * consumer handles one booking's events at a time (`oneBookingAtATime`), so the confirmed and
+ * canceled handlers of a booking never interleave and "is there a tombstone?" / "is there a
+ * lesson?" cannot both be answered "no" by two racing transactions.
  * Twice: UNIQUE(booking_id) makes the second insert a no-op (no second lesson.created).
  * After its cancel (out of order): the tombstone says so and no lesson is created at all.
  */
 export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'booking.confirmed'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {
-  await lockBooking(tx, booking.bookingId);
   const now = deps.clock();
   const lesson = await insertLessonUnlessCanceled(tx, {
     id: randomUUID(),
@@ -55,12 +57,12 @@ export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'bo
 
 /**
  * booking.canceled → the booking's scheduled lesson becomes canceled (+ lesson.canceled).
+ * Runs under the booking's lock, as above.
  * Early (no lesson yet): the cancel is remembered, so a late booking.confirmed creates nothing.
  * Twice: the lesson is no longer scheduled and the tombstone exists; nothing changes.
  * A completed lesson stays completed (it took place).
  */
 export async function cancelLessonForBooking(tx: Tx, booking: EventPayload<'booking.canceled'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {
-  await lockBooking(tx, booking.bookingId);
   const now = deps.clock();
   await rememberCanceledBooking(tx, booking.bookingId, booking.canceledBy, now);
   const lesson = await cancelScheduledLesson(tx, booking.bookingId, now);

@@ -1,7 +1,13 @@
-import type { EventHandlers } from '@guitaronline/messaging';
+import { byPayloadField, type EventHandlers } from '@guitaronline/messaging';
 import type { Logger } from '@guitaronline/platform';
 import type { Clock } from '../domain/clock';
 import { cancelLessonForBooking, scheduleLessonForBooking } from '../domain/lessons';
+
+/**
+ * The consumer's `serializeBy`: every event of one booking is handled one at a time, across
+ * replicas (an advisory lock taken with the inbox row); the handlers below rely on it.
+ */
+export const oneBookingAtATime = byPayloadField('bookingId');
 
 /**
  * What lessons does with booking events. Each runs in the consumer's transaction together with

@@ -81,7 +81,6 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       // past the breaker's timeout, so the wait for headers is the breaker's call (504)
       proxyTimeoutMs: config.UPSTREAM_TIMEOUT_MS + 1_000,
       maxBodyBytes: config.MAX_BODY_BYTES,
-      logger,
     });
   }
   const openapi = createOpenApiCache({ upstreams, fetchTimeoutMs: config.OPENAPI_FETCH_TIMEOUT_MS, refreshMs: config.OPENAPI_REFRESH_SECONDS * 1000, logger });
@@ -140,7 +139,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       await closing.catch(() => undefined);
       clearTimeout(grace);
       shutdownBreakers(breakers);
-      for (const proxy of Object.values(proxies)) proxy.close();
+      await Promise.all(Object.values(proxies).map((proxy) => proxy.close().catch(() => undefined)));
       await limits.close();
       logger.info('gateway stopped');
     })());

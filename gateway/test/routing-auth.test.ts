@@ -1,3 +1,4 @@
+import http from 'node:http';
 import jwt from 'jsonwebtoken';
 import { startTestIssuer, type TestIssuer } from '@guitaronline/testing';
 import type { RunningGateway } from '../src/main';
@@ -40,6 +41,25 @@ describe('routing', () => {
     expect(res.status).toBe(200);
     expect(res.json()).toMatchObject({ service, method: 'GET', url: path });
     expect(res.json().headers.authorization).toBe(`Bearer ${token}`);
+  });
+
+  test('when a client sends several requests on one keep-alive connection, then they are all answered on it', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const token = issuer.token({ role: 'student' });
+    const reused: boolean[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = http.get(`${gateway.url}/api/v1/lessons/my`, { agent, headers: bearer(token) }, (res) => {
+          reused.push(req.reusedSocket);
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        });
+        req.on('error', reject);
+      });
+      expect(status).toBe(200);
+    }
+    agent.destroy();
+    expect(reused).toEqual([false, true, true]);
   });
 
   test('when the JWKS is requested without a token, then identity serves it', async () => {

@@ -1,6 +1,7 @@
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import { createProxyMiddleware, type Plugin, type RequestHandler } from 'http-proxy-middleware';
-import type { Logger } from '@guitaronline/platform';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { EventEmitter } from 'node:events';
+import { PassThrough } from 'node:stream';
+import { Pool, type Dispatcher } from 'undici';
 import type { GuardedCall } from '../breakers/circuit-breakers';
 import { watchBodySize } from '../limits/body-limit';
 
@@ -22,174 +23,156 @@ export class UpstreamStatusError extends Error {
   }
 }
 
-const EXCHANGE = Symbol('gateway.exchange');
-type WithExchange = IncomingMessage & { [EXCHANGE]?: Exchange };
-
-function exchangeOf(req: IncomingMessage): Exchange | undefined {
-  return (req as WithExchange)[EXCHANGE];
-}
-
 export interface UpstreamProxy {
   readonly name: string;
   readonly target: string;
   /** One proxied request, as the breaker's action. */
   exchange(req: IncomingMessage, res: ServerResponse): Exchange;
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** Response headers that describe the upstream connection; the client's is node's to describe. */
+const UPSTREAM_CONNECTION_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade'];
+
+/**
+ * The client's headers as the upstream gets them. Hop-by-hop and internal headers were
+ * stripped on the way in (headers.ts); `host` becomes the upstream's own and undici frames
+ * the body itself (`transfer-encoding` is its call).
+ */
+function upstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  const out = { ...headers };
+  delete out.host;
+  delete out['transfer-encoding'];
+  return out;
+}
+
+function hasBody(req: IncomingMessage): boolean {
+  if (req.headers['transfer-encoding'] !== undefined) return true;
+  const length = req.headers['content-length'];
+  return length !== undefined && length !== '0';
 }
 
 /**
- * One request's trip through http-proxy-middleware, as a promise the circuit breaker can
- * judge: it settles when the upstream's response headers arrive (or on a connection error),
- * not when the body ends. Events of the shared http-proxy server find their exchange
- * through a symbol on the incoming request.
+ * One request's trip to the upstream over undici, as a promise the circuit breaker can judge:
+ * it settles when the upstream's response headers arrive (or on a connection error), not when
+ * the body ends. The request is aborted through its own signal (breaker timeout, client gone,
+ * body over the limit), never through one shared by other requests.
  */
 export class Exchange implements GuardedCall {
   private settled = false;
   private piping = false;
-  private aborted = false;
-  private proxyReq: ClientRequest | undefined;
+  /** undici's abort signal for this request alone (an emitter: an AbortController costs more per request). */
+  private readonly abort = new EventEmitter();
+  /** The client's body as undici reads it: undici destroys this, not the client's request. */
+  private body: PassThrough | undefined;
   private resolve!: (outcome: Outcome) => void;
   private reject!: (err: Error) => void;
 
   constructor(
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    private readonly middleware: RequestHandler,
-    private readonly maxBodyBytes: number,
+    private readonly pool: Pool,
+    private readonly options: { bodyTimeoutMs: number; maxBodyBytes: number },
   ) {}
 
   start(): Promise<Outcome> {
     return new Promise<Outcome>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      (this.req as WithExchange)[EXCHANGE] = this;
+      const { req } = this;
       this.res.once('close', this.onClientClose);
-      this.middleware(this.req, this.res, (err?: unknown) => this.onError(err instanceof Error ? err : new Error(String(err)))).catch(
-        (err: unknown) => this.onError(err instanceof Error ? err : new Error(String(err))),
+      if (hasBody(req)) {
+        watchBodySize(req, this.options.maxBodyBytes, this.onBodyTooLarge);
+        this.body = req.pipe(new PassThrough());
+      }
+      this.pool.stream(
+        {
+          path: req.url ?? '/',
+          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+          headers: upstreamHeaders(req.headers),
+          body: this.body ?? null,
+          signal: this.abort,
+          // the breaker's timeout covers the wait for headers; this is the idle limit while streaming
+          headersTimeout: 0,
+          bodyTimeout: this.options.bodyTimeoutMs,
+        },
+        this.onResponse,
+        this.onDone,
       );
     });
   }
 
-  /** The breaker gave up (timeout): stop the upstream request now, or as soon as it has a socket. */
+  /** The breaker gave up (timeout): stop the upstream request now. */
   abortUpstream(): void {
     this.settled = true;
-    this.aborted = true;
-    this.proxyReq?.destroy();
+    this.stopUpstream();
   }
 
-  onStart(): void {
-    watchBodySize(this.req, this.maxBodyBytes, this.onBodyTooLarge);
+  private stopUpstream(): void {
+    if (this.body) this.req.unpipe(this.body);
+    this.abort.emit('abort');
   }
 
-  onProxyReq(proxyReq: ClientRequest): void {
-    if (this.aborted) proxyReq.destroy();
-    else this.proxyReq = proxyReq;
-  }
-
-  onProxyRes(proxyRes: IncomingMessage): void {
-    if (this.aborted) return;
+  /** Headers arrived: the breaker's verdict, and the response goes to the client as it streams. */
+  private readonly onResponse = ({ statusCode, headers }: Dispatcher.StreamFactoryData): ServerResponse => {
+    for (const name of UPSTREAM_CONNECTION_HEADERS) delete headers[name];
     this.piping = true;
-    // hop-by-hop: the client's connection is ours to describe, not the upstream's
-    const headers = proxyRes.headers;
-    delete headers['keep-alive'];
-    headers.connection = this.res.shouldKeepAlive ? 'keep-alive' : 'close';
-    proxyRes.on('error', this.onProxyResBroken);
-    proxyRes.on('close', () => {
-      if (!proxyRes.complete) this.onProxyResBroken();
-    });
-    if (this.settled) return;
-    this.settled = true;
-    const status = proxyRes.statusCode ?? 502;
-    if (status >= 500) this.reject(new UpstreamStatusError(status));
-    else this.resolve(Outcome.responded);
-  }
+    this.res.writeHead(statusCode, headers);
+    if (!this.settled) {
+      this.settled = true;
+      if (statusCode >= 500) this.reject(new UpstreamStatusError(statusCode));
+      else this.resolve(Outcome.responded);
+    }
+    return this.res;
+  };
 
-  onError(err: Error): void {
+  private readonly onDone = (err: Error | null): void => {
+    if (!err) return;
     if (this.settled) {
       // a failure after the response began: the client cannot get a clean answer any more
-      if (this.piping) this.res.destroy();
+      if (this.piping && !this.res.writableEnded) this.res.destroy();
       return;
     }
     this.settled = true;
     this.reject(err);
-  }
-
-  onClientGone(): void {
-    if (this.settled) return;
-    this.settled = true;
-    this.aborted = true;
-    this.proxyReq?.destroy();
-    this.resolve(Outcome.clientGone);
-  }
-
-  private readonly onClientClose = (): void => {
-    if (!this.settled) this.onClientGone();
   };
 
-  private readonly onProxyResBroken = (): void => {
-    if (!this.res.writableEnded) this.res.destroy();
+  private readonly onClientClose = (): void => {
+    if (this.settled) return;
+    this.settled = true;
+    this.stopUpstream();
+    this.resolve(Outcome.clientGone);
   };
 
   private readonly onBodyTooLarge = (): void => {
     if (this.piping) {
       this.res.destroy();
-      this.proxyReq?.destroy();
+      this.stopUpstream();
       return;
     }
     if (this.settled) return;
     this.settled = true;
-    this.aborted = true;
-    if (this.proxyReq) {
-      this.req.unpipe(this.proxyReq);
-      this.proxyReq.destroy();
-    }
+    this.stopUpstream();
     this.resolve(Outcome.bodyTooLarge);
   };
 }
 
 /**
- * http-proxy-middleware for one upstream over a keep-alive agent (without one it sends
- * `Connection: close` and every request pays a TCP handshake). Default plugins are ejected:
- * their error page and logging are replaced by the exchange's handling above.
+ * An undici connection pool per upstream (keep-alive, at most `maxSockets` connections, idle
+ * ones closed after `idleSocketMs`, below node's 5 s server keep-alive so a socket is never
+ * reused just as the service closes it).
  */
 export function createUpstreamProxy(
   name: string,
   target: string,
-  options: { maxSockets: number; idleSocketMs: number; proxyTimeoutMs: number; maxBodyBytes: number; logger: Logger },
+  options: { maxSockets: number; idleSocketMs: number; proxyTimeoutMs: number; maxBodyBytes: number },
 ): UpstreamProxy {
-  const agent = new http.Agent({
-    keepAlive: true,
-    maxSockets: options.maxSockets,
-    maxFreeSockets: options.maxSockets,
-    timeout: options.idleSocketMs,
-    scheduling: 'lifo',
-  });
-  const events: Plugin = (proxyServer) => {
-    proxyServer.on('start', (req) => exchangeOf(req)?.onStart());
-    proxyServer.on('proxyReq', (proxyReq, req) => exchangeOf(req)?.onProxyReq(proxyReq));
-    proxyServer.on('proxyRes', (proxyRes, req) => exchangeOf(req)?.onProxyRes(proxyRes));
-    proxyServer.on('econnreset', (_err, req) => exchangeOf(req)?.onClientGone());
-    proxyServer.on('error', (err, req) => {
-      const exchange = exchangeOf(req);
-      if (exchange) exchange.onError(err);
-      else options.logger.warn({ err: err.message, upstream: name }, 'proxy error outside an exchange');
-    });
-  };
-  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    target,
-    changeOrigin: true,
-    agent,
-    xfwd: false, // set by the gateway itself (trusted-proxy aware)
-    // idle limit on the upstream socket while streaming; the breaker's timeout covers the wait for headers
-    proxyTimeout: options.proxyTimeoutMs,
-    ejectPlugins: true,
-    plugins: [events],
-    logger: { info: () => undefined, warn: (msg: unknown) => options.logger.warn({ upstream: name }, String(msg)), error: (msg: unknown) => options.logger.error({ upstream: name }, String(msg)) },
-  });
+  const pool = new Pool(target, { connections: options.maxSockets, keepAliveTimeout: options.idleSocketMs, keepAliveMaxTimeout: options.idleSocketMs });
+  const exchangeOptions = { bodyTimeoutMs: options.proxyTimeoutMs, maxBodyBytes: options.maxBodyBytes };
   return {
     name,
     target,
-    exchange: (req, res) => new Exchange(req, res, middleware, options.maxBodyBytes),
-    close: () => agent.destroy(),
+    exchange: (req, res) => new Exchange(req, res, pool, exchangeOptions),
+    close: () => pool.destroy(),
   };
 }

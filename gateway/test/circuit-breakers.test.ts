@@ -20,7 +20,10 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
-  for (const stub of Object.values(stubs)) stub.mode = 'echo';
+  for (const stub of Object.values(stubs)) {
+    stub.mode = 'echo';
+    stub.delayMs = 0;
+  }
 });
 
 async function gateway(overrides: Record<string, string> = {}): Promise<RunningGateway> {
@@ -158,5 +161,27 @@ describe('circuit breakers', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([503, 503, 504]);
     expect(stubs.booking.seen.length).toBe(seen + 1);
     expect(g.breakers.booking.opened).toBe(true); // the failed trial opens it again
+  });
+
+  test.each([
+    ['fail500', 'opens it again', true],
+    ['echo', 'closes it', false],
+  ] as const)('when the client of the half-open trial leaves before the answer, then the trial runs on and its answer (%s) decides: it %s', async (mode, _what, opened) => {
+    const g = await gateway({ UPSTREAM_TIMEOUT_MS: '3000' });
+    const token = bearer(issuer.token({ role: 'student' }));
+    expect((await request(g.url, '/api/v1/scheduling/slots', { headers: token })).status).toBe(200);
+    await stubs.booking.stop();
+    for (let i = 0; i < 4; i++) await request(g.url, '/api/v1/scheduling/slots', { headers: token });
+    expect(g.breakers.booking.opened).toBe(true);
+    stubs.booking.mode = mode;
+    stubs.booking.delayMs = 300;
+    await stubs.booking.restart();
+    await eventually(() => g.breakers.booking.halfOpen, { timeoutMs: 3_000, intervalMs: 10 });
+    const seen = stubs.booking.seen.length;
+    // the trial's client gives up long before the service answers
+    await expect(request(g.url, '/api/v1/scheduling/slots', { headers: token, timeoutMs: 50 })).rejects.toThrow();
+    expect(g.breakers.booking.halfOpen).toBe(true);
+    await eventually(() => (opened ? g.breakers.booking.opened : g.breakers.booking.closed), { timeoutMs: 2_000, intervalMs: 10 });
+    expect(stubs.booking.seen.length).toBe(seen + 1);
   });
 });

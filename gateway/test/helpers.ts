@@ -24,6 +24,8 @@ export interface StubUpstream {
   mode: 'echo' | 'fail500' | 'fail401' | 'hang';
   /** requests left unanswered ('hang') whose connection the gateway then closed */
   abandoned: number;
+  /** answers come this much later (0: at once) */
+  delayMs: number;
   stop(): Promise<void>;
   /** listen again on the same port after stop() */
   restart(): Promise<void>;
@@ -38,7 +40,7 @@ export async function startStubUpstream(
   options: { issuer?: TestIssuer; openapi?: Record<string, unknown>; port?: number } = {},
 ): Promise<StubUpstream> {
   const app = express();
-  const stub = { name, seen: [] as SeenRequest[], mode: 'echo' as StubUpstream['mode'], abandoned: 0 };
+  const stub = { name, seen: [] as SeenRequest[], mode: 'echo' as StubUpstream['mode'], abandoned: 0, delayMs: 0 };
   app.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -69,7 +71,9 @@ export async function startStubUpstream(
       res.on('close', () => stub.abandoned++); // never answers; counts the gateway giving up
       return;
     }
-    res.status(stub.mode === 'fail500' ? 500 : stub.mode === 'fail401' ? 401 : 200).json({ service: name, ...seen });
+    const answer = () => res.status(stub.mode === 'fail500' ? 500 : stub.mode === 'fail401' ? 401 : 200).json({ service: name, ...seen });
+    if (stub.delayMs > 0) setTimeout(answer, stub.delayMs);
+    else answer();
   });
 
   let server: Server = http.createServer(app);
@@ -130,7 +134,7 @@ export interface RawResponse {
 export function request(
   base: string,
   path: string,
-  options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; chunks?: Buffer[] } = {},
+  options: { method?: string; headers?: Record<string, string | string[]>; body?: string | Buffer; chunks?: Buffer[]; /** the client gives up (closes its socket) */ timeoutMs?: number } = {},
 ): Promise<RawResponse> {
   const started = Date.now();
   return new Promise((resolve, reject) => {
@@ -146,6 +150,7 @@ export function request(
       res.on('error', reject);
     });
     req.on('error', reject);
+    if (options.timeoutMs !== undefined) req.setTimeout(options.timeoutMs, () => req.destroy(new Error('client gave up')));
     if (options.chunks) {
       for (const chunk of options.chunks) req.write(chunk);
       req.end();

@@ -91,7 +91,10 @@ export function createGatewayHandler(deps: GatewayHandlerDeps): RequestListener 
     if (req.socket.destroyed) return; // the client left while its token or limit was being checked
     setForwardedHeaders(req, peerTrusted);
     const exchange = proxies[route.upstream].exchange(req, res);
-    breakers[route.upstream].fire(exchange).then(
+    const breaker = breakers[route.upstream];
+    // half-open and its trial not taken yet: this call is the trial
+    exchange.trial = breaker.halfOpen && breaker.pendingClose;
+    breaker.fire(exchange).then(
       (outcome) => {
         if (outcome === Outcome.bodyTooLarge) {
           res.setHeader('Connection', 'close');

@@ -9,7 +9,7 @@ import { watchBodySize } from '../limits/body-limit';
 export const Outcome = {
   /** the upstream's response (2xx–4xx) is being streamed to the client */
   responded: 0,
-  /** the client went away first; says nothing about the upstream */
+  /** the client went away first; says nothing about the upstream (not used for a trial, see `trial`) */
   clientGone: 1,
   /** the streamed request body passed the limit; the upstream request was cut */
   bodyTooLarge: 2,
@@ -61,6 +61,13 @@ function hasBody(req: IncomingMessage): boolean {
 export class Exchange implements GuardedCall {
   private settled = false;
   private piping = false;
+  private clientGone = false;
+  /**
+   * The half-open breaker's one trial: it runs to the upstream's answer even when its client
+   * leaves, because a client leaving says nothing about the service and the breaker must not
+   * close (or stay open) on it. Set by the caller before the breaker fires.
+   */
+  trial = false;
   /** undici's abort signal for this request alone (an emitter: an AbortController costs more per request). */
   private readonly abort = new EventEmitter();
   /** The client's body as undici reads it: undici destroys this, not the client's request. */
@@ -115,14 +122,16 @@ export class Exchange implements GuardedCall {
 
   /** Headers arrived: the breaker's verdict, and the response goes to the client as it streams. */
   private readonly onResponse = ({ statusCode, headers }: Dispatcher.StreamFactoryData): ServerResponse => {
-    for (const name of UPSTREAM_CONNECTION_HEADERS) delete headers[name];
-    this.piping = true;
-    this.res.writeHead(statusCode, headers);
     if (!this.settled) {
       this.settled = true;
       if (statusCode >= 500) this.reject(new UpstreamStatusError(statusCode));
       else this.resolve(Outcome.responded);
     }
+    // a trial whose client left: the verdict is all it was for (the response, already closed, ends the upstream request)
+    if (this.clientGone) return this.res;
+    for (const name of UPSTREAM_CONNECTION_HEADERS) delete headers[name];
+    this.piping = true;
+    this.res.writeHead(statusCode, headers);
     return this.res;
   };
 
@@ -139,6 +148,15 @@ export class Exchange implements GuardedCall {
 
   private readonly onClientClose = (): void => {
     if (this.settled) return;
+    this.clientGone = true;
+    if (this.trial) {
+      // it runs on to the upstream's answer — unless its body can no longer be sent whole
+      if (!this.body || this.req.complete) return;
+      this.settled = true;
+      this.stopUpstream();
+      this.reject(new Error('half-open trial abandoned by its client in the middle of the body'));
+      return;
+    }
     this.settled = true;
     this.stopUpstream();
     this.resolve(Outcome.clientGone);

@@ -129,6 +129,25 @@ describe('booking saga across identity, booking, billing and lessons, through th
     await eventually(async () => (await lessonOf(student.token, successor.id)).body?.status === 'scheduled');
   });
 
+  test('when a booking that took the last lesson of its package is rescheduled more than 24 h ahead, the returned lesson pays for the successor', async () => {
+    const teacher = await api.register('teacher');
+    const student = await api.register('student');
+    const p = await pkg(student.id, 1);
+    const first = await holdAndConfirm(student, (await slot(teacher, 72 * HOUR)).id);
+    expect((await packageOf(student.token, p.id)).lessonsLeft).toBe(0);
+    const res = await api.call('POST', `/api/v1/booking/${first.id}/reschedule`, { token: student.token, body: { newSlotId: (await slot(teacher, 96 * HOUR)).id } });
+    expect(res.status).toBe(201);
+    // billing may see the successor's debit request before the old booking's cancel: either way it is confirmed
+    const successor = await eventually(async () => {
+      const b = await api.call('GET', `/api/v1/booking/${res.body.id}`, { token: student.token });
+      return b.body.status !== 'confirming' ? b.body : undefined;
+    });
+    expect(successor.status).toBe('confirmed');
+    await eventually(async () => (await lessonOf(student.token, successor.id)).body?.status === 'scheduled');
+    await eventually(async () => (await lessonOf(student.token, first.id)).body.status === 'canceled');
+    expect((await packageOf(student.token, p.id)).lessonsLeft).toBe(0);
+  });
+
   test('when a hold expires, the slot is free for another student', async () => {
     const teacher = await api.register('teacher');
     const first = await api.register('student');

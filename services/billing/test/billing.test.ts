@@ -372,6 +372,44 @@ describe('billing service', () => {
       expect((await service.db('package_ledger').where({ booking_id: request.bookingId })).map((r) => r.kind).sort()).toEqual(['credit', 'debit']);
     });
 
+    test("when a reschedule's successor asks for its lesson before the replaced booking's refundable cancel arrives, then that lesson pays for it (a package at 0 is enough) and the late cancel changes nothing", async () => {
+      const studentId = randomUUID();
+      const pkg = await createPackage(studentId, { lessonsTotal: 1 });
+      const old = confirmationRequest(studentId);
+      await publisher.publish('booking.confirmation_requested', old);
+      await outcomeOf(old.bookingId);
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 0, status: 'depleted' });
+
+      const successor = confirmationRequest(studentId, { rescheduledFrom: { bookingId: old.bookingId, refundable: true } });
+      await publisher.publish('booking.confirmation_requested', successor);
+      expect((await outcomeOf(successor.bookingId)).type).toBe('billing.lesson.debited');
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 0, status: 'depleted' });
+      const credited = await eventually(() => eventsFor('billing.lesson.credited', old.bookingId)[0]);
+      expect(credited.payload).toEqual({ bookingId: old.bookingId, packageId: pkg.id, studentId, lessonsLeft: 1 });
+
+      const late = await publisher.publish('booking.canceled', canceled(old, { packageId: pkg.id }));
+      await consumed(late.id);
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 0 });
+      expect(await outboxFor('billing.lesson.credited', old.bookingId)).toHaveLength(1);
+      expect((await service.db('package_ledger').where({ booking_id: old.bookingId })).map((r) => r.kind).sort()).toEqual(['credit', 'debit']);
+      expect((await service.db('package_ledger').where({ booking_id: successor.bookingId })).map((r) => r.kind)).toEqual(['debit']);
+    });
+
+    test("when the replaced booking's cancel is not refundable, then a reschedule's successor needs a lesson of its own", async () => {
+      const studentId = randomUUID();
+      const pkg = await createPackage(studentId, { lessonsTotal: 1 });
+      const old = confirmationRequest(studentId);
+      await publisher.publish('booking.confirmation_requested', old);
+      await outcomeOf(old.bookingId);
+      const successor = confirmationRequest(studentId, { rescheduledFrom: { bookingId: old.bookingId, refundable: false } });
+      await publisher.publish('booking.confirmation_requested', successor);
+      const outcome = await outcomeOf(successor.bookingId);
+      expect(outcome.type).toBe('billing.lesson.debit_rejected');
+      expect(outcome.payload.reason).toBe('insufficient_lessons');
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 0 });
+      expect(eventsFor('billing.lesson.credited', old.bookingId)).toHaveLength(0);
+    });
+
     test('when a lesson is given back to a depleted package whose expiry has passed meanwhile, then the balance is restored and the package is expired, not active', async () => {
       const studentId = randomUUID();
       const pkg = await createPackage(studentId, { lessonsTotal: 1, expiresAt: new Date(clock().getTime() + HOUR).toISOString() });

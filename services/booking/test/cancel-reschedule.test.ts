@@ -120,7 +120,14 @@ describe('reschedule', () => {
     expect(old).toMatchObject({ status: 'canceled', refundable: true, canceledBy: 'student', cancelReason: 'rescheduled', rescheduledToId: res.body.id });
     expect((await canceledEvent(booking.id)).payload).toMatchObject({ wasConfirmed: true, refundable: true, packageId, reason: 'rescheduled' });
     const [requested] = await awaitEvents(h, 'booking.confirmation_requested', res.body.id);
-    expect(requested.payload).toMatchObject({ bookingId: res.body.id, studentId: student.id, teacherId: target.teacher.id, startAt: target.startAt, attempt: 1 });
+    expect(requested.payload).toMatchObject({
+      bookingId: res.body.id,
+      studentId: student.id,
+      teacherId: target.teacher.id,
+      startAt: target.startAt,
+      attempt: 1,
+      rescheduledFrom: { bookingId: booking.id, refundable: true },
+    });
     const [tie] = await awaitEvents(h, 'booking.rescheduled', booking.id);
     expect(tie.payload).toEqual({ fromBookingId: booking.id, toBookingId: res.body.id, studentId: student.id, teacherId: target.teacher.id });
 

@@ -80,6 +80,11 @@ export const eventCatalogue = {
       startAt: isoDateTime,
       endAt: isoDateTime,
       attempt: z.number().int().positive().optional(),
+      /**
+       * A reschedule's successor: the booking it replaces and whether that cancel gives its
+       * lesson back, so billing can move the lesson over whichever event it sees first.
+       */
+      rescheduledFrom: z.object({ bookingId: uuid, refundable: z.boolean() }).optional(),
     }),
   },
   'billing.lesson.debited': {

@@ -49,8 +49,27 @@ export interface ConsumerOptions {
 export function byPayloadField(field: string): (event: DomainEvent) => string | undefined {
   return (event) => {
     const value = (event.payload as Record<string, unknown>)[field];
-    return typeof value === 'string' ? `${field}:${value}` : undefined;
+    return typeof value === 'string' ? payloadFieldKey(field, value) : undefined;
   };
+}
+
+/** The key `byPayloadField(field)` gives an event whose payload has `field: value`. */
+export function payloadFieldKey(field: string, value: string): string {
+  return `${field}:${value}`;
+}
+
+/**
+ * Inside a handler, takes the lock the consumer `consumer` takes for `key` (see `serializeBy`):
+ * the transaction then also runs one at a time with that other aggregate's events. Take such
+ * locks in one direction only (e.g. a newer booking locks an older one), or two handlers can
+ * wait on each other.
+ */
+export async function lockSerializationKey(trx: Knex.Transaction, consumer: string, key: string): Promise<void> {
+  await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [serializationLockKey(consumer, key)]);
+}
+
+function serializationLockKey(consumer: string, key: string): string {
+  return `${consumer}:${key}`;
 }
 
 type Outcome = 'processed' | 'duplicate' | 'retried' | 'parked' | 'ignored';
@@ -181,7 +200,8 @@ export class EventConsumer {
       const processed = await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () =>
         this.options.knex.transaction(async (trx) => {
           const lockKey = this.options.serializeBy?.(event);
-          const inserted = lockKey === undefined ? await insertInboxRow(trx, event, consumer) : await insertInboxRowLocked(trx, event, consumer, `${consumer}:${lockKey}`);
+          const inserted =
+            lockKey === undefined ? await insertInboxRow(trx, event, consumer) : await insertInboxRowLocked(trx, event, consumer, serializationLockKey(consumer, lockKey));
           if (!inserted) return false;
           await handler(trx, event);
           return true;

@@ -1,7 +1,7 @@
 import type { EventPayload } from '@guitaronline/contracts';
 import { recordEvent } from '@guitaronline/messaging';
 import { writeAudit } from '../data/audit-repository';
-import type { Tx } from '../data/db';
+import { lockBooking, type Tx } from '../data/db';
 import {
   appendLedgerEntry,
   billingStateOfBooking,
@@ -36,6 +36,9 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
  * - After its cancel/rejection (out of order): the booking must cost nothing. If a lesson can be
  *   taken it is taken and given back at once (debited + credited, ledger complete, balance
  *   unchanged); otherwise the rejection is the answer.
+ * - A reschedule's successor whose predecessor's cancel is refundable: the predecessor's lesson
+ *   comes back first (see `takeBackPredecessorLesson`), so a package at 0 still pays for the
+ *   successor, whichever of the two events billing sees first.
  */
 export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
   const { bookingId, studentId } = request;
@@ -51,6 +54,7 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
   }
 
   const now = deps.clock();
+  if (request.rescheduledFrom?.refundable) await takeBackPredecessorLesson(tx, request.rescheduledFrom.bookingId, now);
   const pkg = await debitOneLesson(tx, { bookingId, studentId, packageId: request.packageId, now });
   if (!pkg) {
     await expireOverdue(tx, { now, studentId });
@@ -73,6 +77,20 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
     return { kind: 'debited', packageId: pkg.id, lessonsLeft: pkg.lessonsLeft, replayed: false, creditedAtOnce: true };
   }
   return { kind: 'debited', packageId: pkg.id, lessonsLeft: pkg.lessonsLeft, replayed: false, creditedAtOnce: false };
+}
+
+/**
+ * The lesson of the booking a reschedule replaced goes back before its successor is debited:
+ * booking decided (once) that the cancel is refundable, and the successor may need exactly that
+ * lesson. Under the predecessor's lock as well (a newer booking locks an older one, never the
+ * other way: no cycle). The predecessor's own `booking.canceled`, whenever it arrives, finds the
+ * credit in the ledger and changes nothing.
+ */
+async function takeBackPredecessorLesson(tx: Tx, predecessorId: string, now: Date): Promise<void> {
+  await lockBooking(tx, predecessorId);
+  const predecessor = await billingStateOfBooking(tx, predecessorId);
+  if (!predecessor.debit || predecessor.credit) return;
+  await giveLessonBack(tx, predecessor.debit, now);
 }
 
 export type CreditOutcome = 'credited' | 'already_credited' | 'not_refundable' | 'remembered';

@@ -19,7 +19,8 @@ export function heldPayload(b: Booking): EventPayload<'booking.held'> {
   };
 }
 
-export function confirmationRequestedPayload(b: Booking): EventPayload<'booking.confirmation_requested'> {
+/** `predecessor`: the booking a reschedule canceled for this one, as that cancel decided it. */
+export function confirmationRequestedPayload(b: Booking, predecessor?: Pick<Booking, 'id' | 'refundable'>): EventPayload<'booking.confirmation_requested'> {
   return {
     bookingId: b.id,
     studentId: b.studentId,
@@ -28,6 +29,7 @@ export function confirmationRequestedPayload(b: Booking): EventPayload<'booking.
     startAt: b.startAt.toISOString(),
     endAt: b.endAt.toISOString(),
     attempt: Math.max(1, b.confirmAttempts),
+    ...(predecessor ? { rescheduledFrom: { bookingId: predecessor.id, refundable: predecessor.refundable === true } } : {}),
   };
 }
 

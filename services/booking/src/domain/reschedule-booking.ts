@@ -75,7 +75,7 @@ export async function rescheduleBooking(
     const created = await tx.bookings.insert(successor);
     const linked = await tx.bookings.transition(old.id, ['canceled'], { rescheduledToId: created.id, updatedAt: now });
     if (!linked) throw new Error(`booking ${old.id} changed under its row lock`);
-    await tx.record('booking.confirmation_requested', confirmationRequestedPayload(created), created.id);
+    await tx.record('booking.confirmation_requested', confirmationRequestedPayload(created, canceled), created.id);
     await tx.record('booking.rescheduled', rescheduledPayload(canceled, created), created.id);
     return { booking: created, created: true };
   });

@@ -146,6 +146,22 @@ describe('circuit breakers', () => {
     await eventually(() => stubs.lessons.abandoned === abandonedBefore + 1, { timeoutMs: 300, intervalMs: 10 });
   });
 
+  test('when an upstream closes the connection under a GET before answering, then the GET is sent once more and answered; a POST is not resent (503)', async () => {
+    const g = await gateway();
+    const token = bearer(issuer.token({ role: 'student' }));
+    stubs.lessons.mode = 'dropOnce';
+    const seen = stubs.lessons.seen.length;
+    const get = await request(g.url, '/api/v1/lessons/my', { headers: token });
+    expect(get.status).toBe(200);
+    expect(stubs.lessons.seen.length).toBe(seen + 2);
+
+    stubs.lessons.mode = 'dropOnce';
+    const post = await request(g.url, '/api/v1/lessons/x/complete', { method: 'POST', headers: { ...token, 'content-type': 'application/json' }, body: '{}' });
+    expect(post.status).toBe(503);
+    expect(post.json().code).toBe('service_unavailable');
+    expect(stubs.lessons.seen.length).toBe(seen + 3);
+  });
+
   test('when the breaker is half-open, then exactly one trial request reaches the upstream', async () => {
     const g = await gateway({ UPSTREAM_TIMEOUT_MS: '300' });
     const token = bearer(issuer.token({ role: 'student' }));

@@ -21,7 +21,7 @@ export interface StubUpstream {
   /** API requests seen (not /health, /openapi.json, the JWKS). */
   seen: SeenRequest[];
   /** how the stub answers API requests */
-  mode: 'echo' | 'fail500' | 'fail401' | 'hang';
+  mode: 'echo' | 'fail500' | 'fail401' | 'hang' | 'dropOnce';
   /** requests left unanswered ('hang') whose connection the gateway then closed */
   abandoned: number;
   /** answers come this much later (0: at once) */
@@ -67,6 +67,11 @@ export async function startStubUpstream(
       bodySha256: createHash('sha256').update(body).digest('hex'),
     };
     stub.seen.push(seen);
+    if (stub.mode === 'dropOnce') {
+      stub.mode = 'echo';
+      req.socket.destroy(); // the connection closes under the request, without a byte of answer
+      return;
+    }
     if (stub.mode === 'hang') {
       res.on('close', () => stub.abandoned++); // never answers; counts the gateway giving up
       return;

@@ -46,6 +46,14 @@ function upstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
   return out;
 }
 
+/**
+ * The upstream closed a connection the pool had just reused, before a byte of the answer: the
+ * request may never have been read. A GET or HEAD (no body, safe to send again) is sent once
+ * more on a fresh connection; anything else fails as it is.
+ */
+const RESENT_METHODS = new Set(['GET', 'HEAD']);
+const CONNECTION_LOST = new Set(['UND_ERR_SOCKET', 'ECONNRESET']);
+
 function hasBody(req: IncomingMessage): boolean {
   if (req.headers['transfer-encoding'] !== undefined) return true;
   const length = req.headers['content-length'];
@@ -70,6 +78,7 @@ export class Exchange implements GuardedCall {
   trial = false;
   /** undici's abort signal for this request alone (an emitter: an AbortController costs more per request). */
   private readonly abort = new EventEmitter();
+  private resent = false;
   /** The client's body as undici reads it: undici destroys this, not the client's request. */
   private body: PassThrough | undefined;
   private resolve!: (outcome: Outcome) => void;
@@ -92,21 +101,26 @@ export class Exchange implements GuardedCall {
         watchBodySize(req, this.options.maxBodyBytes, this.onBodyTooLarge);
         this.body = req.pipe(new PassThrough());
       }
-      this.pool.stream(
-        {
-          path: req.url ?? '/',
-          method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-          headers: upstreamHeaders(req.headers),
-          body: this.body ?? null,
-          signal: this.abort,
-          // the breaker's timeout covers the wait for headers; this is the idle limit while streaming
-          headersTimeout: 0,
-          bodyTimeout: this.options.bodyTimeoutMs,
-        },
-        this.onResponse,
-        this.onDone,
-      );
+      this.send();
     });
+  }
+
+  private send(): void {
+    const { req } = this;
+    this.pool.stream(
+      {
+        path: req.url ?? '/',
+        method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
+        headers: upstreamHeaders(req.headers),
+        body: this.body ?? null,
+        signal: this.abort,
+        // the breaker's timeout covers the wait for headers; this is the idle limit while streaming
+        headersTimeout: 0,
+        bodyTimeout: this.options.bodyTimeoutMs,
+      },
+      this.onResponse,
+      this.onDone,
+    );
   }
 
   /** The breaker gave up (timeout): stop the upstream request now. */
@@ -140,6 +154,12 @@ export class Exchange implements GuardedCall {
     if (this.settled) {
       // a failure after the response began: the client cannot get a clean answer any more
       if (this.piping && !this.res.writableEnded) this.res.destroy();
+      return;
+    }
+    const code = (err as { code?: string }).code;
+    if (!this.resent && !this.clientGone && RESENT_METHODS.has(this.req.method ?? '') && code !== undefined && CONNECTION_LOST.has(code)) {
+      this.resent = true;
+      this.send();
       return;
     }
     this.settled = true;

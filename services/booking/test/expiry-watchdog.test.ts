@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { eventually, sleep } from '@guitaronline/testing';
-import { DAY, MINUTE, awaitEvents, eventsFor, startHarness, type Harness } from './helpers';
+import { DAY, MINUTE, awaitEvents, confirmedBooking, eventsFor, startHarness, type Harness } from './helpers';
 
 let h: Harness;
 
@@ -169,6 +169,22 @@ describe('the confirm watchdog', () => {
     expect(await statusOf(booking.id, student.token)).toBe('confirmed');
     const after = await h.api('GET', '/internal/ops', { token: admin.token });
     expect(after.body).toMatchObject({ staleHolds: 0, stuckConfirming: 0 });
+  });
+
+  test("when a reschedule's successor is stuck in confirming, then the repeated request names the replaced booking again", async () => {
+    const { booking: old, student } = await confirmedBooking(h, { inMs: 3 * DAY });
+    const target = await h.slot(4 * DAY);
+    const res = await h.api('POST', `/api/v1/booking/${old.id}/reschedule`, { token: student.token, body: { newSlotId: target.id } });
+    expect(res.status).toBe(201);
+    h.clock.advance(31_000);
+    expect(await h.svc.runWatchdog()).toEqual({ reRequested: 1, rejected: 0 });
+    const requests = await awaitEvents(h, 'booking.confirmation_requested', res.body.id, 2);
+    expect(requests.map((e) => [e.payload.attempt, e.payload.rescheduledFrom])).toEqual([
+      [1, { bookingId: old.id, refundable: true }],
+      [2, { bookingId: old.id, refundable: true }],
+    ]);
+    await h.publish('billing.lesson.debited', { bookingId: res.body.id, packageId: randomUUID(), lessonsLeft: 3 });
+    await eventually(async () => (await statusOf(res.body.id, student.token)) === 'confirmed');
   });
 
   test('when the watchdog runs in the background, then a stuck booking is re-requested without anyone calling it', async () => {

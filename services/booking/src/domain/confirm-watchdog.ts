@@ -25,7 +25,9 @@ export async function runConfirmWatchdog(deps: BookingDeps): Promise<{ reRequest
         if (action === 're_requested') {
           const again = await tx.bookings.transition(booking.id, ['confirming'], { confirmAttempts: booking.confirmAttempts + 1, confirmRequestedAt: now, updatedAt: now });
           if (!again) continue;
-          await tx.record('booking.confirmation_requested', confirmationRequestedPayload(again), again.id, { correlationId: again.correlationId });
+          // a reschedule's successor names its predecessor again, as the first request did
+          const predecessor = again.rescheduledFromId ? await tx.bookings.findById(again.rescheduledFromId) : undefined;
+          await tx.record('booking.confirmation_requested', confirmationRequestedPayload(again, predecessor), again.id, { correlationId: again.correlationId });
           log.warn('booking stuck in confirming; confirmation requested again');
           result.reRequested += 1;
         } else {

@@ -42,6 +42,8 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: eventLogHandlers(),
+        // one transaction per burst of events: the log and the KPI read model are many small writes
+        consumerBatch: 50,
         routes(app, { auth, messaging }) {
           const currentConnection = () => messaging.connection.current;
           const queueInspector = new QueueInspector({

@@ -60,6 +60,8 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() }),
+        // it sees every event (webhook subscriptions may name any type): one transaction per burst
+        consumerBatch: 50,
         routes(app, { auth }) {
           app.use(notificationRoutes({ db, auth, clock, webhooks }));
         },

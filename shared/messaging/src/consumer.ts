@@ -40,6 +40,22 @@ export interface ConsumerOptions {
    * reads what the previous holder committed. Undefined for an event: no lock.
    */
   serializeBy?: (event: DomainEvent) => string | undefined;
+  /**
+   * Handle up to this many messages in one transaction (one BEGIN/COMMIT and one inbox insert
+   * for all of them), one batch at a time, in delivery order: what arrived while the previous
+   * batch ran is the next batch, so a quiet queue waits for nothing. For read models and logs
+   * that take many small events (admin, notifications). A batch whose transaction fails is
+   * handled again message by message, each with its own retries. Not with `serializeBy`.
+   */
+  batch?: number;
+}
+
+/** A parsed message with the handler it goes to. */
+interface Accepted {
+  msg: ConsumeMessage;
+  event: DomainEvent;
+  handler: EventHandler;
+  attempt: number;
 }
 
 /**
@@ -91,8 +107,12 @@ export class EventConsumer {
   private readonly outcomes: prom.Counter<'outcome' | 'type'> | undefined;
   private readonly handlerSeconds: prom.Histogram<'type'> | undefined;
   private readonly onConnected = () => void this.attach();
+  /** Batch mode: accepted messages waiting for the batch in progress to end. */
+  private readonly pending: { channel: ConfirmChannel; item: Accepted; done: () => void }[] = [];
+  private draining = false;
 
   constructor(private readonly options: ConsumerOptions) {
+    if (options.batch !== undefined && options.serializeBy) throw new Error('a consumer either batches or serializes, not both');
     this.retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxAttempts = options.maxAttempts ?? this.retryDelays.length + 1;
     this.queues = queueNames(`${options.queuePrefix ?? ''}${options.service}`, this.retryDelays.length);
@@ -173,6 +193,20 @@ export class EventConsumer {
   }
 
   private async handle(channel: ConfirmChannel, msg: ConsumeMessage): Promise<void> {
+    const item = await this.accept(channel, msg);
+    if (!item) return;
+    if (this.options.batch === undefined) return this.process(channel, item);
+    await new Promise<void>((done) => {
+      this.pending.push({ channel, item, done });
+      if (!this.draining) {
+        this.draining = true;
+        setImmediate(() => void this.drain());
+      }
+    });
+  }
+
+  /** Parses a message; one that cannot be handled is parked or acknowledged here. */
+  private async accept(channel: ConfirmChannel, msg: ConsumeMessage): Promise<Accepted | undefined> {
     const attempt = Number(msg.properties.headers?.[ATTEMPTS_HEADER] ?? 0) + 1;
     const routingType = msg.properties.type ?? msg.fields.routingKey;
     let event: DomainEvent;
@@ -185,15 +219,67 @@ export class EventConsumer {
           : `malformed message: ${(err as Error).message}`;
       await this.park(channel, msg, reason, attempt);
       this.count('parked', String(routingType));
-      return;
+      return undefined;
     }
     const handler = this.options.handlers[event.type] as EventHandler | undefined;
     if (!handler) {
       // bound by an older version of this service; nothing to do with it
       channel.ack(msg);
       this.count('ignored', event.type);
+      return undefined;
+    }
+    return { msg, event, handler, attempt };
+  }
+
+  /** Batch mode: runs the waiting messages as batches until none is left. */
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const channel = this.pending[0]!.channel;
+      let size = 0;
+      while (size < this.pending.length && size < (this.options.batch ?? 1) && this.pending[size]!.channel === channel) size += 1;
+      const batch = this.pending.splice(0, size);
+      await this.processBatch(
+        channel,
+        batch.map((b) => b.item),
+      ).catch((err: unknown) => this.options.logger.error({ err }, 'batch handling failed; its messages will be redelivered'));
+      for (const b of batch) b.done();
+    }
+    this.draining = false;
+  }
+
+  private async processBatch(channel: ConfirmChannel, items: Accepted[]): Promise<void> {
+    if (items.length === 1) return this.process(channel, items[0]!);
+    const consumer = this.options.consumerName ?? this.options.service;
+    const timer = this.handlerSeconds?.startTimer({ type: 'batch' });
+    let fresh: Set<string>;
+    try {
+      fresh = await this.options.knex.transaction(async (trx) => {
+        const inserted = await insertInboxRows(trx, items.map((i) => i.event), consumer);
+        const handled = new Set<string>();
+        for (const { event, handler } of items) {
+          if (!inserted.has(event.id) || handled.has(event.id)) continue;
+          handled.add(event.id);
+          await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () => handler(trx, event));
+        }
+        return handled;
+      });
+    } catch (err) {
+      timer?.();
+      this.options.logger.warn({ err: err instanceof Error ? err.message : String(err), size: items.length }, 'batch failed; handling its messages one by one');
+      for (const item of items) await this.process(channel, item);
       return;
     }
+    timer?.();
+    const counted = new Set<string>();
+    for (const { msg, event } of items) {
+      channel.ack(msg);
+      this.count(fresh.has(event.id) && !counted.has(event.id) ? 'processed' : 'duplicate', event.type);
+      counted.add(event.id);
+    }
+  }
+
+  /** One message in its own transaction, with its retries. */
+  private async process(channel: ConfirmChannel, { msg, event, handler, attempt }: Accepted): Promise<void> {
     const consumer = this.options.consumerName ?? this.options.service;
     const timer = this.handlerSeconds?.startTimer({ type: event.type });
     try {
@@ -264,6 +350,17 @@ export class EventConsumer {
     });
     channel.ack(msg);
   }
+}
+
+/** The inbox rows of a batch; the ids that were not there yet (each once). */
+async function insertInboxRows(trx: Knex.Transaction, events: DomainEvent[], consumer: string): Promise<Set<string>> {
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  const inserted: { message_id: string }[] = await trx(INBOX_TABLE)
+    .insert(unique.map((e) => ({ message_id: e.id, consumer, type: e.type })))
+    .onConflict(['message_id', 'consumer'])
+    .ignore()
+    .returning('message_id');
+  return new Set(inserted.map((r) => r.message_id));
 }
 
 /** The message's inbox row; false when it is already there (a redelivery). */

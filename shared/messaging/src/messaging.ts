@@ -19,6 +19,8 @@ export interface MessagingOptions {
   handlers?: EventHandlers;
   /** Key of the events to handle one at a time (see ConsumerOptions.serializeBy). */
   serializeBy?: ConsumerOptions['serializeBy'];
+  /** Messages per consumer transaction (see ConsumerOptions.batch). */
+  consumerBatch?: number;
   retryDelaysMs?: number[];
   maxAttempts?: number;
   prefetch?: number;
@@ -71,6 +73,7 @@ export function createMessaging(options: MessagingOptions): Messaging {
         maxAttempts: options.maxAttempts,
         prefetch: options.prefetch,
         serializeBy: options.serializeBy,
+        batch: options.consumerBatch,
       })
     : undefined;
   return {

@@ -34,7 +34,10 @@ describe('inbox consumer', () => {
     await ch.close();
   };
 
-  const startConsumer = async (handlers: EventHandlers, options: { retryDelaysMs?: number[]; maxAttempts?: number; serializeBy?: ConsumerOptions['serializeBy'] } = {}) => {
+  const startConsumer = async (
+    handlers: EventHandlers,
+    options: { retryDelaysMs?: number[]; maxAttempts?: number; serializeBy?: ConsumerOptions['serializeBy']; batch?: number } = {},
+  ) => {
     consumer = new EventConsumer({
       service: fx.service,
       knex: fx.knex,
@@ -45,6 +48,7 @@ describe('inbox consumer', () => {
       retryDelaysMs: options.retryDelaysMs ?? [200, 400],
       maxAttempts: options.maxAttempts,
       serializeBy: options.serializeBy,
+      batch: options.batch,
     });
     await consumer.start();
   };
@@ -136,6 +140,45 @@ describe('inbox consumer', () => {
     }
     const across = runs.filter((r) => r.role === 'student').some((a) => runs.filter((r) => r.role === 'teacher').some((b) => overlap(a, b)));
     expect(across).toBe(true);
+  });
+
+  test('when a consumer batches, then a burst commits in a few transactions with one effect per message, duplicates included; a failing message falls back to its own retries and parking', async () => {
+    let begins = 0;
+    const countBegins = (q: { sql: string }) => {
+      if (/^begin/i.test(q.sql)) begins += 1;
+    };
+    fx.knex.on('query', countBegins);
+    await startConsumer(
+      {
+        'identity.user.registered': async (trx, event) => {
+          if (event.payload.fullName === 'Poison') throw new Error('cannot take this one');
+          await trx('effects').insert({ event_id: event.id, note: event.payload.email });
+        },
+      },
+      { batch: 50 },
+    );
+    const burst = Array.from({ length: 30 }, () => envelope());
+    await Promise.all([...burst, burst[0]!, burst[1]!].map((m) => publish(m)));
+    await eventually(async () => (await effects()).length === 30);
+    expect(begins).toBeLessThan(30);
+    expect(begins).toBeGreaterThan(0);
+
+    const poison = envelope();
+    const poisoned = { ...poison, payload: { ...poison.payload, fullName: 'Poison' } };
+    const after = Array.from({ length: 5 }, () => envelope());
+    await Promise.all([poisoned, ...after].map((m) => publish(m)));
+    await eventually(async () => (await effects()).length === 35);
+    const dlq = await eventually(async () => {
+      const list = await parked();
+      return list.length === 1 ? list : undefined;
+    });
+    expect(dlq[0]!.body.id).toBe(poisoned.id);
+    expect(dlq[0]!.headers['x-attempts']).toBe(3);
+    expect(String(dlq[0]!.headers['x-error'])).toContain('cannot take this one');
+    const ids = (await effects()).map((e) => e.event_id);
+    expect(new Set(ids).size).toBe(35);
+    expect(ids.sort()).toEqual([...burst, ...after].map((m) => m.id).sort());
+    fx.knex.off('query', countBegins);
   });
 
   test('when a message fails its schema, it is parked at once with the reason and the queue keeps flowing', async () => {

@@ -62,6 +62,8 @@ export interface ServiceParts<X extends object> {
   handlers?: EventHandlers;
   /** Key of the events the consumer handles one at a time (e.g. per booking); see MessagingOptions. */
   serializeBy?: MessagingOptions['serializeBy'];
+  /** Messages per consumer transaction, for services whose handlers are many small writes; see MessagingOptions. */
+  consumerBatch?: number;
   /** Mounts the service's routes after /health, /ready and /metrics and before the 404 and error handler. */
   routes(app: HttpApp, wiring: { auth: Auth; messaging: Messaging }): void;
   /**
@@ -150,6 +152,7 @@ export async function startService<C extends RuntimeConfig, X extends object = R
       metrics,
       handlers: parts.handlers,
       serializeBy: parts.serializeBy,
+      consumerBatch: parts.consumerBatch,
       outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
       inboxRetentionHours: config.INBOX_RETENTION_HOURS,
       ...options.messaging,

@@ -8,6 +8,8 @@
 // `lesson.created` event reaching a listener on the exchange.
 //  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
 //  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
+// Notifications (e-mailing both sides of every confirmed booking to a local SMTP sink) and admin
+// (event log, KPIs) run too, as on a real deployment; BENCH_CORE_ONLY=1 leaves them out.
 const { spawn } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const path = require('node:path');
@@ -40,6 +42,10 @@ async function main() {
   };
   const { provision } = require('./provision-lib');
   await provision({ databaseUrl: base.DATABASE_URL });
+  const testing = require('@guitaronline/testing');
+  const smtp = await testing.startSmtp();
+  base.SMTP_URL = smtp.url;
+  const services = ['identity', 'booking', 'billing', 'lessons', ...(process.env.BENCH_CORE_ONLY ? [] : ['notifications', 'admin'])];
   const load = (p) => require(path.join(root, p));
   const started = [];
   const limits = {
@@ -49,20 +55,22 @@ async function main() {
     API_RATE_LIMIT_REQUESTS: '100000000',
   };
   let gateway;
+  const urlVar = (name) => `${name.toUpperCase()}_URL`;
   if (process.env.BENCH_INPROCESS) {
-    const identity = await load('services/identity/dist/src/main.js').start(base);
-    started.push(identity);
-    const env = { ...base, IDENTITY_URL: identity.url };
-    for (const name of ['booking', 'billing', 'lessons']) started.push(await load(`services/${name}/dist/src/main.js`).start(env));
-    const [, booking, billing, lessons] = started;
-    gateway = await load('gateway/dist/src/main.js').start({ ...env, BOOKING_URL: booking.url, BILLING_URL: billing.url, LESSONS_URL: lessons.url, ...limits });
-    started.push(gateway);
+    const env = { ...base };
+    for (const name of services) {
+      const svc = await load(`services/${name}/dist/src/main.js`).start(env);
+      started.push(Object.assign(svc, { name }));
+      env[urlVar(name)] = svc.url;
+    }
+    gateway = await load('gateway/dist/src/main.js').start({ ...env, ...limits });
+    started.push(Object.assign(gateway, { name: 'gateway' }));
   } else {
     const basePort = Number(process.env.BENCH_BASE_PORT || 18100);
-    const ports = { gateway: basePort, identity: basePort + 1, booking: basePort + 2, billing: basePort + 3, lessons: basePort + 4 };
+    const ports = Object.fromEntries(['gateway', ...services].map((name, i) => [name, basePort + i]));
     const urls = Object.fromEntries(Object.entries(ports).map(([n, port]) => [n, `http://127.0.0.1:${port}`]));
-    const env = { ...base, IDENTITY_URL: urls.identity, BOOKING_URL: urls.booking, BILLING_URL: urls.billing, LESSONS_URL: urls.lessons, ...limits };
-    for (const name of ['identity', 'booking', 'billing', 'lessons', 'gateway']) {
+    const env = { ...base, ...Object.fromEntries(services.map((name) => [urlVar(name), urls[name]])), ...limits };
+    for (const name of [...services, 'gateway']) {
       const entry = name === 'gateway' ? 'gateway/dist/src/main.js' : `services/${name}/dist/src/main.js`;
       // BENCH_CPU_PROF=<dir>: a CPU profile of every service process, written when it stops
       const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
@@ -80,10 +88,10 @@ async function main() {
   // BENCH_QUERY_STATS=1: count the SQL each service sends (find what dominates the database load)
   const queryStats = new Map();
   if (process.env.BENCH_QUERY_STATS && process.env.BENCH_INPROCESS) {
-    for (const [i, svc] of started.entries()) {
+    for (const svc of started) {
       const db = svc.db ?? svc.knex;
       if (!db || typeof db.on !== 'function') continue;
-      const name = ['identity', 'booking', 'billing', 'lessons'][i] ?? String(i);
+      const { name } = svc;
       db.on('query', (q) => {
         const key = `${name}: ${String(q.sql).replace(/\s+/g, ' ').slice(0, 90)}`;
         queryStats.set(key, (queryStats.get(key) ?? 0) + 1);
@@ -191,6 +199,20 @@ async function main() {
     for (const r of await Promise.all(batch)) if (r.status === 201) slotPool.push(r.body.id);
   };
   await makeSlots(Number(process.env.BENCH_SLOTS || RATE * SECONDS * 1.2 + 250 * SECONDS + CONCURRENCY));
+  // the fixtures' events (a slot_created per slot, registrations, packages) are consumed before anything is measured
+  const drained = async () => {
+    for (const name of services) {
+      // a channel of its own: checking a queue that does not exist (a service without handlers) closes it
+      const probe = await conn.createChannel();
+      probe.on('error', () => undefined);
+      const depth = await probe.checkQueue(`${bus.EVENTS_QUEUE_PREFIX}${name}.events`).then((q) => q.messageCount, () => 0);
+      await probe.close().catch(() => undefined);
+      if (depth > 0) return false;
+    }
+    return true;
+  };
+  for (let waited = 0; !(await drained()) && waited < 120_000; waited += 250) await new Promise((r) => setTimeout(r, 250));
+  queryStats.clear(); // count what the sagas cost, not the fixtures
 
   // CPU time each service process spends during the measured phases (Linux /proc), per saga
   const cpuMs = (pid) => {
@@ -261,11 +283,12 @@ async function main() {
       }
       return `p50 ${f(pct(xs, 50))} ms p95 ${f(pct(xs, 95))} ms`;
     };
-    console.log(`probe GET booking direct: ${await time(started[1].url)}; via gateway: ${await time(gateway.url)}`);
+    const booking = started.find((s) => s.name === 'booking');
+    console.log(`probe GET booking direct: ${await time(booking.url)}; via gateway: ${await time(gateway.url)}`);
     const ts = [];
     for (let i = 0; i < 20; i += 1) {
       const t = process.hrtime.bigint();
-      await fetch(`${started[1].url}/health`).then((r) => r.text());
+      await fetch(`${booking.url}/health`).then((r) => r.text());
       ts.push(Number(process.hrtime.bigint() - t) / 1e6);
     }
     console.log(`probe GET /health direct: p50 ${f(pct(ts, 50))} ms`);
@@ -328,13 +351,15 @@ async function main() {
   const driver = process.cpuUsage(driverBefore);
   if (perSaga.length) console.log(`CPU ms per saga (both phases, ${allSagas} sagas): ${perSaga.join(', ')}, load driver ${f((driver.user + driver.system) / 1000 / allSagas)}`);
   if (queryStats.size) {
-    console.log('\nqueries by statement (top 60):');
+    console.log(`\nqueries by statement during the measured phases (top 60; ${phase1.sagas + sent} sagas):`);
     for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(String(n).padStart(8), k);
   }
+  if (services.includes('notifications')) console.log(`e-mails the SMTP sink accepted: ${smtp.state.received.length} (two per confirmed booking once notifications caught up)`);
   await conn.close();
   for (const s of started.reverse()) await s.stop();
+  await smtp.close();
   // the private bus's queues and exchange go with the run
-  await require('@guitaronline/testing').deleteBus(bus, ['identity', 'booking', 'billing', 'lessons']);
+  await testing.deleteBus(bus, services);
   // the services' pools and timers are closed; exit in case a library keeps a handle
   process.exit(0);
 }

@@ -110,6 +110,7 @@ export class EventConsumer {
   /** Batch mode: accepted messages waiting for the batch in progress to end. */
   private readonly pending: { channel: ConfirmChannel; item: Accepted; done: () => void }[] = [];
   private draining = false;
+  private consumerTag: string | undefined;
 
   constructor(private readonly options: ConsumerOptions) {
     if (options.batch !== undefined && options.serializeBy) throw new Error('a consumer either batches or serializes, not both');
@@ -153,7 +154,9 @@ export class EventConsumer {
     this.options.connection.off('connected', this.onConnected);
     const channel = this.channel;
     this.channel = undefined;
-    await Promise.allSettled([...this.inFlight]);
+    // no new deliveries; what was delivered is handled and acknowledged before the channel closes
+    if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(() => undefined);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     if (channel) await channel.close().catch(() => undefined);
   }
 
@@ -174,7 +177,7 @@ export class EventConsumer {
       });
       await channel.prefetch(this.options.prefetch ?? 50);
       this.channel = channel;
-      await channel.consume(this.queues.main, (msg) => {
+      const { consumerTag } = await channel.consume(this.queues.main, (msg) => {
         if (!msg) return; // consumer cancelled by the broker; a reconnect re-attaches
         const work = this.handle(channel, msg).catch((err) =>
           this.options.logger.error({ err }, 'message handling failed; it will be redelivered'),
@@ -182,6 +185,7 @@ export class EventConsumer {
         this.inFlight.add(work);
         void work.finally(() => this.inFlight.delete(work));
       });
+      this.consumerTag = consumerTag;
       this.options.logger.info({ queue: this.queues.main, types: this.eventTypes.length }, 'consumer attached');
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'consumer attach failed; waiting for reconnect');

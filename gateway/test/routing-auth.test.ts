@@ -124,6 +124,27 @@ describe('routing', () => {
     for (const name of ['x-user-id', 'x-user-role', 'x-internal-caller', 'x-gateway-verified', 'x-custom-hop']) expect(headers[name]).toBeUndefined();
     expect(headers['x-custom']).toBe('kept');
   });
+
+  test('when a request carries unusual but valid headers, then the service gets them and the breaker counts nothing against it', async () => {
+    const failuresBefore = gateway.breakers.booking.stats.failures;
+    const res = await request(gateway.url, '/api/v1/booking/my', {
+      headers: {
+        ...bearer(issuer.token({ role: 'student' })),
+        'x-tabbed': 'a\tb',
+        'x-repeated': ['one', 'two'],
+        'x-latin1': 'caf\u00e9',
+        'x-empty': '',
+        te: 'trailers',
+        'content-length': '0',
+      },
+    });
+    expect(res.status).toBe(200);
+    const headers = res.json().headers;
+    expect(headers['x-tabbed']).toBe('a\tb');
+    expect(headers['x-repeated']).toBe('one, two');
+    expect(headers['x-empty']).toBe('');
+    expect(gateway.breakers.booking.stats.failures).toBe(failuresBefore);
+  });
 });
 
 describe('token check', () => {

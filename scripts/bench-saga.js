@@ -9,7 +9,8 @@
 //  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
 //  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
 // Notifications (e-mailing both sides of every confirmed booking to a local SMTP sink) and admin
-// (event log, KPIs) run too, as on a real deployment; BENCH_CORE_ONLY=1 leaves them out.
+// (event log, KPIs) run too, as on a real deployment; BENCH_CORE_ONLY=1 leaves them out,
+// BENCH_WITHOUT=<service,...> leaves out those named.
 const { spawn } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const path = require('node:path');
@@ -38,14 +39,18 @@ async function main() {
     BCRYPT_COST: '4',
     PORT: '0',
     HOST: '127.0.0.1',
-    DATABASE_URL: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/guitaronline',
+    // a database of its own per run (dropped at the end): an earlier run's leftovers — e-mails
+    // still waiting to go out, a longer event log — would otherwise load the next one
+    DATABASE_URL: process.env.DATABASE_URL || `postgres://postgres@127.0.0.1:5432/guitaronline_bench_${id}`,
   };
   const { provision } = require('./provision-lib');
   await provision({ databaseUrl: base.DATABASE_URL });
   const testing = require('@guitaronline/testing');
   const smtp = await testing.startSmtp();
   base.SMTP_URL = smtp.url;
-  const services = ['identity', 'booking', 'billing', 'lessons', ...(process.env.BENCH_CORE_ONLY ? [] : ['notifications', 'admin'])];
+  // BENCH_WITHOUT=admin,notifications: leave those out (BENCH_CORE_ONLY=1: both)
+  const without = new Set((process.env.BENCH_WITHOUT ?? (process.env.BENCH_CORE_ONLY ? 'notifications,admin' : '')).split(',').filter(Boolean));
+  const services = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'].filter((name) => !without.has(name));
   const load = (p) => require(path.join(root, p));
   const started = [];
   const limits = {
@@ -358,8 +363,9 @@ async function main() {
   await conn.close();
   for (const s of started.reverse()) await s.stop();
   await smtp.close();
-  // the private bus's queues and exchange go with the run
+  // the private bus's queues and exchange go with the run, and the run's own database
   await testing.deleteBus(bus, services);
+  if (!process.env.DATABASE_URL) await require('@guitaronline/platform').dropDatabase(base.DATABASE_URL);
   // the services' pools and timers are closed; exit in case a library keeps a handle
   process.exit(0);
 }

@@ -1,5 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import { acceptRequestId, AppError, errors, prom, type Logger, type Principal, type Registry, type TokenCheck } from '@guitaronline/platform';
+import { acceptRequestId, AppError, bearerTokenOf, errors, prom, type Logger, type Principal, type Registry, type TokenCheck } from '@guitaronline/platform';
 import type { Breakers } from '../breakers/circuit-breakers';
 import type { GatewayConfig } from '../config';
 import { declaredBodyTooLarge } from '../limits/body-limit';
@@ -8,7 +8,6 @@ import { normaliseIp, type ClientIpResolver } from './client-ip';
 import { setForwardedHeaders, stripClientHeaders } from './headers';
 import { gatewayErrors, writeProblem } from './problem';
 import { classifyPath, UPSTREAMS, type Route, type UpstreamName } from './routes';
-import { bearerTokenOf } from './token-check';
 import { Outcome, UpstreamStatusError, type UpstreamProxy } from './upstream-proxy';
 
 type ProxyRoute = Extract<Route, { kind: 'proxy' }>;

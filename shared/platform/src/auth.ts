@@ -111,11 +111,16 @@ export async function verifyAccessToken(token: string, resolveKey: KeyResolver):
   return { userId: payload.sub, role: payload.role as Role, email: typeof payload.email === 'string' ? payload.email : undefined };
 }
 
-export function bearerToken(req: Request): string | undefined {
-  const header = req.headers.authorization;
+const BEARER = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i;
+
+/** The bearer token of an Authorization header value (the gateway reads it off a plain node request). */
+export function bearerTokenOf(header: string | undefined): string | undefined {
   if (!header) return undefined;
-  const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(header);
-  return match?.[1];
+  return BEARER.exec(header)?.[1];
+}
+
+export function bearerToken(req: Request): string | undefined {
+  return bearerTokenOf(req.headers.authorization);
 }
 
 export interface Auth {

@@ -369,12 +369,7 @@ async function insertInboxRows(trx: Knex.Transaction, events: DomainEvent[], con
 
 /** The message's inbox row; false when it is already there (a redelivery). */
 async function insertInboxRow(trx: Knex.Transaction, event: DomainEvent, consumer: string): Promise<boolean> {
-  const inserted = await trx(INBOX_TABLE)
-    .insert({ message_id: event.id, consumer, type: event.type })
-    .onConflict(['message_id', 'consumer'])
-    .ignore()
-    .returning('message_id');
-  return inserted.length > 0;
+  return (await insertInboxRows(trx, [event], consumer)).size > 0;
 }
 
 /**

@@ -1,10 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { getContext } from '@guitaronline/platform';
-import type { Actor, Booking, BookingJson } from './booking';
+import type { Actor, BookingJson } from './booking';
 import { bookingJson } from './booking';
 import { bookingErrors } from './booking-errors';
-import { expiredPayload, heldPayload } from './booking-events';
+import { heldPayload } from './booking-events';
 import { holdExpiry } from './booking-rules';
+import { assertSlotBookable, newBooking, recordRunOutHolds } from './booking-steps';
 import type { BookingDeps } from './deps';
 
 export interface HoldRequest {
@@ -42,41 +42,29 @@ export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldR
     }
     const now = clock();
     const slot = await tx.slots.findForShare(request.slotId);
-    if (!slot) throw bookingErrors.slotNotFound();
-    if (slot.deletedAt) throw bookingErrors.slotUnavailable('The slot has been withdrawn by the teacher.');
-    if (slot.startAt.getTime() <= now.getTime()) throw bookingErrors.slotUnavailable('The slot has already started.');
+    assertSlotBookable(slot, now);
 
     const { runOut, activeHolds } = await tx.bookings.expireRunOutAndCountHolds(slot.id, student.userId, now);
-    for (const b of runOut) await tx.record('booking.expired', expiredPayload(b), b.id, { correlationId: b.correlationId });
-    if (runOut.length > 0) deps.metrics.holdsExpired('lazy', runOut.length);
+    await recordRunOutHolds(deps, tx, runOut);
     if (activeHolds >= settings.maxActiveHolds) throw bookingErrors.tooManyHolds(settings.maxActiveHolds);
 
-    const booking: Booking = {
-      id: randomUUID(),
-      slotId: slot.id,
-      studentId: student.userId,
-      teacherId: slot.teacherId,
-      packageId: null,
-      status: 'hold',
-      startAt: slot.startAt,
-      endAt: slot.endAt,
-      holdExpiresAt: holdExpiry(now, settings.holdMinutes),
-      refundable: null,
-      rejectReason: null,
-      cancelReason: null,
-      canceledBy: null,
-      canceledById: null,
-      rescheduledFromId: null,
-      rescheduledToId: null,
-      confirmRequestedAt: null,
-      confirmAttempts: 0,
-      confirmedAt: null,
-      canceledAt: null,
-      compensatedAt: null,
-      correlationId: getContext().correlationId ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const booking = newBooking(
+      {
+        slotId: slot.id,
+        studentId: student.userId,
+        teacherId: slot.teacherId,
+        packageId: null,
+        status: 'hold',
+        startAt: slot.startAt,
+        endAt: slot.endAt,
+        holdExpiresAt: holdExpiry(now, settings.holdMinutes),
+        rescheduledFromId: null,
+        confirmRequestedAt: null,
+        confirmAttempts: 0,
+        correlationId: getContext().correlationId ?? null,
+      },
+      now,
+    );
     const held = await tx.bookings.insert(booking);
     await tx.record('booking.held', heldPayload(held), held.id);
     const body = bookingJson(held);

@@ -1,8 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { getContext } from '@guitaronline/platform';
 import type { Actor, Booking } from './booking';
 import { bookingErrors } from './booking-errors';
-import { confirmationRequestedPayload, expiredPayload, rescheduledPayload } from './booking-events';
+import { confirmationRequestedPayload, rescheduledPayload } from './booking-events';
+import { assertSlotBookable, newBooking, recordRunOutHolds } from './booking-steps';
 import { cancelLiveBooking } from './cancel-booking';
 import type { BookingDeps } from './deps';
 
@@ -36,41 +36,28 @@ export async function rescheduleBooking(
     const now = deps.clock();
     if (input.newSlotId === old.slotId) throw bookingErrors.slotUnavailable('The booking is already on this slot.');
     const slot = await tx.slots.findForShare(input.newSlotId);
-    if (!slot) throw bookingErrors.slotNotFound();
-    if (slot.deletedAt) throw bookingErrors.slotUnavailable('The slot has been withdrawn by the teacher.');
-    if (slot.startAt.getTime() <= now.getTime()) throw bookingErrors.slotUnavailable('The slot has already started.');
-    const runOut = await tx.bookings.expireRunOutHoldsOnSlot(slot.id, now);
-    for (const b of runOut) await tx.record('booking.expired', expiredPayload(b), b.id, { correlationId: b.correlationId });
-    if (runOut.length > 0) deps.metrics.holdsExpired('lazy', runOut.length);
+    assertSlotBookable(slot, now);
+    await recordRunOutHolds(deps, tx, await tx.bookings.expireRunOutHoldsOnSlot(slot.id, now));
 
     const canceled = await cancelLiveBooking(deps, tx, old, { actor: student, reason: 'rescheduled' });
-    const successor: Booking = {
-      id: randomUUID(),
-      slotId: slot.id,
-      studentId: old.studentId,
-      teacherId: slot.teacherId,
-      packageId: input.packageId ?? null,
-      status: 'confirming',
-      startAt: slot.startAt,
-      endAt: slot.endAt,
-      // the successor never was a hold: it goes straight to confirming
-      holdExpiresAt: now,
-      refundable: null,
-      rejectReason: null,
-      cancelReason: null,
-      canceledBy: null,
-      canceledById: null,
-      rescheduledFromId: old.id,
-      rescheduledToId: null,
-      confirmRequestedAt: now,
-      confirmAttempts: 1,
-      confirmedAt: null,
-      canceledAt: null,
-      compensatedAt: null,
-      correlationId: getContext().correlationId ?? null,
-      createdAt: now,
-      updatedAt: now,
-    };
+    const successor = newBooking(
+      {
+        slotId: slot.id,
+        studentId: old.studentId,
+        teacherId: slot.teacherId,
+        packageId: input.packageId ?? null,
+        status: 'confirming',
+        startAt: slot.startAt,
+        endAt: slot.endAt,
+        // the successor never was a hold: it goes straight to confirming
+        holdExpiresAt: now,
+        rescheduledFromId: old.id,
+        confirmRequestedAt: now,
+        confirmAttempts: 1,
+        correlationId: getContext().correlationId ?? null,
+      },
+      now,
+    );
     // a taken slot fails here (partial unique index) and rolls the whole transaction back
     const created = await tx.bookings.insert(successor);
     const linked = await tx.bookings.transition(old.id, ['canceled'], { rescheduledToId: created.id, updatedAt: now });

@@ -3,8 +3,9 @@ import type { Page } from '@guitaronline/platform';
 import type { Actor, SlotJson, SlotStatus } from './booking';
 import { slotJson } from './booking';
 import { bookingErrors } from './booking-errors';
-import { expiredPayload, slotPayload } from './booking-events';
+import { slotPayload } from './booking-events';
 import { slotTimeProblems } from './booking-rules';
+import { recordRunOutHolds } from './booking-steps';
 import type { BookingDeps } from './deps';
 
 /** A teacher publishes a slot; the exclusion constraint refuses an overlap with their other slots. */
@@ -38,9 +39,7 @@ export async function withdrawSlot(deps: BookingDeps, teacher: Actor, slotId: st
     if (live && !(live.status === 'hold' && live.holdExpiresAt.getTime() <= now.getTime())) throw bookingErrors.slotHasBooking();
     if (live) {
       // a run-out hold does not keep the slot; expire it on the way
-      const expired = await tx.bookings.expireRunOutHoldsOnSlot(slotId, now);
-      for (const b of expired) await tx.record('booking.expired', expiredPayload(b), b.id, { correlationId: b.correlationId });
-      deps.metrics.holdsExpired('lazy', expired.length);
+      await recordRunOutHolds(deps, tx, await tx.bookings.expireRunOutHoldsOnSlot(slotId, now));
     }
     await tx.slots.markDeleted(slotId, now);
     await tx.record('booking.slot.deleted', slotPayload(slot), slot.id);

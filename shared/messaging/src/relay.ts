@@ -2,7 +2,7 @@ import type { ConfirmChannel } from 'amqplib';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { prom } from '@guitaronline/platform';
+import { prom, Wakeup } from '@guitaronline/platform';
 import type { BrokerConnection } from './connection';
 import { OUTBOX_TABLE, INBOX_TABLE, outboxSignal, type CommittedBatch, type OutboxRow } from './outbox';
 import { declareExchange } from './topology';
@@ -61,8 +61,7 @@ export class OutboxRelay {
   private channel: ConfirmChannel | undefined;
   private running = false;
   private loop: Promise<void> | undefined;
-  private wakeResolve: (() => void) | undefined;
-  private woken = false;
+  private readonly wakeup = new Wakeup();
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly fastQueue: ClaimedRow[] = [];
   private readonly unmarked: string[] = [];
@@ -136,20 +135,7 @@ export class OutboxRelay {
   }
 
   wake(): void {
-    this.woken = true;
-    this.wakeResolve?.();
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeResolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wakeResolve = undefined;
+    this.wakeup.wake();
   }
 
   private async run(): Promise<void> {
@@ -160,7 +146,7 @@ export class OutboxRelay {
     let failures = 0;
     let draining = false;
     while (this.running) {
-      this.woken = false;
+      this.wakeup.reset();
       try {
         // marking is coalesced: one UPDATE for what was published in the last few ms
         if (this.unmarked.length >= MARK_BATCH || (this.unmarked.length > 0 && Date.now() - this.lastMark >= MARK_EVERY_MS)) await this.markPublished();
@@ -184,13 +170,13 @@ export class OutboxRelay {
         }
         const untilPoll = poll - (Date.now() - this.lastPoll);
         const untilMark = this.unmarked.length > 0 ? MARK_EVERY_MS - (Date.now() - this.lastMark) : Infinity;
-        await this.sleep(fast ? Math.max(1, Math.min(untilPoll, untilMark)) : poll);
+        await this.wakeup.sleep(fast ? Math.max(1, Math.min(untilPoll, untilMark)) : poll);
       } catch (err) {
         failures += 1;
         this.failures?.inc();
         this.options.logger.warn({ err: (err as Error).message }, 'outbox relay batch failed; retrying');
-        this.woken = false;
-        await this.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
+        this.wakeup.reset();
+        await this.wakeup.sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
     }
   }

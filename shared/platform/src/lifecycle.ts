@@ -6,6 +6,37 @@ export interface Stoppable {
   stop(): Promise<void>;
 }
 
+/**
+ * The sleep of a background loop that `wake()` ends early. A wake while the loop is busy is kept:
+ * the next sleep returns at once, unless the loop called `reset()` at the top of its round.
+ */
+export class Wakeup {
+  private woken = false;
+  private endSleep: (() => void) | undefined;
+
+  wake(): void {
+    this.woken = true;
+    this.endSleep?.();
+  }
+
+  /** Forgets wakes that came before this round. */
+  reset(): void {
+    this.woken = false;
+  }
+
+  async sleep(ms: number): Promise<void> {
+    if (this.woken || ms <= 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.endSleep = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.endSleep = undefined;
+  }
+}
+
 /** Closes an HTTP server: stop accepting, end idle keep-alive sockets, wait for in-flight requests. */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {

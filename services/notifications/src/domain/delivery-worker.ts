@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { Wakeup } from '@guitaronline/platform';
 import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import { addMs, type Clock } from './clock';
 import { ChannelPausedError, type ClaimedDelivery, type DeliveryChannels, type DeliveryStore } from './delivery';
@@ -35,8 +36,7 @@ export interface DeliveryWorkerOptions {
 export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
-  private woken = false;
-  private wakeResolve: (() => void) | undefined;
+  private readonly wakeup = new Wakeup();
 
   constructor(private readonly options: DeliveryWorkerOptions) {}
 
@@ -56,39 +56,26 @@ export class DeliveryWorker {
 
   /** Called after a commit that made rows due (new notifications, a recipient's address). */
   wake(): void {
-    this.woken = true;
-    this.wakeResolve?.();
-  }
-
-  private async sleep(ms: number): Promise<void> {
-    if (this.woken || ms <= 0) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      this.wakeResolve = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    this.wakeResolve = undefined;
+    this.wakeup.wake();
   }
 
   private async run(): Promise<void> {
     const { intervalMs, batchSize, logger, store, channels, clock } = this.options;
     let failures = 0;
     while (this.running) {
-      this.woken = false;
+      this.wakeup.reset();
       try {
         const claimed = await this.runOnce();
         failures = 0;
         if (claimed === batchSize) continue;
         const next = await store.nextDueAt(channels.paused());
         const untilNext = next ? next.getTime() - clock().getTime() : intervalMs;
-        await this.sleep(Math.min(intervalMs, Math.max(untilNext, 1)));
+        await this.wakeup.sleep(Math.min(intervalMs, Math.max(untilNext, 1)));
       } catch (err) {
         failures += 1;
         logger.warn({ err: (err as Error).message }, 'delivery scan failed; retrying');
-        this.woken = false;
-        await this.sleep(Math.min(intervalMs * 5, 50 * 2 ** Math.min(failures, 8)));
+        this.wakeup.reset();
+        await this.wakeup.sleep(Math.min(intervalMs * 5, 50 * 2 ** Math.min(failures, 8)));
       }
     }
   }

@@ -23,6 +23,14 @@ export function generateOpenApiDocument(registry: OpenAPIRegistry, info: { title
   });
 }
 
+/** A route's `security`: the bearer scheme `createOpenApiRegistry` registers. */
+export const bearerSecurity = [{ bearerAuth: [] }];
+
+/** A JSON response of a route: its schema and what it is. */
+export function jsonResponse<T>(schema: T, description: string) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
 /** Standard problem+json responses for a route, keyed by status. */
 export function problemResponses(...statuses: number[]) {
   const out: Record<string, { description: string; content: Record<string, { schema: typeof problemSchema }> }> = {};

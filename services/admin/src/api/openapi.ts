@@ -1,7 +1,6 @@
-import { adminHttp, createOpenApiRegistry, generateOpenApiDocument, pageOf, problemResponses } from '@guitaronline/contracts';
+import { adminHttp, createOpenApiRegistry, generateOpenApiDocument, pageOf, problemResponses, bearerSecurity as security } from '@guitaronline/contracts';
 
 const json = <T>(schema: T) => ({ 'application/json': { schema } });
-const security = [{ bearerAuth: [] }];
 
 /** The admin service's OpenAPI document, generated from the same zod schemas the routes use. */
 export function adminOpenApiDocument() {

@@ -1,8 +1,6 @@
-import { billingHttp, createOpenApiRegistry, generateOpenApiDocument, problemResponses, z } from '@guitaronline/contracts';
+import { billingHttp, createOpenApiRegistry, generateOpenApiDocument, problemResponses, z, jsonResponse as json, bearerSecurity as security } from '@guitaronline/contracts';
 
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const body = <T>(schema: T) => ({ required: true, content: { 'application/json': { schema } } });
-const security = [{ bearerAuth: [] }];
 
 /** The billing service's OpenAPI document, generated from the same zod schemas the routes validate with. */
 export function billingOpenApi() {

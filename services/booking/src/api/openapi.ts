@@ -1,7 +1,4 @@
-import { bookingHttp, createOpenApiRegistry, generateOpenApiDocument, problemResponses, z } from '@guitaronline/contracts';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ bearerAuth: [] }];
+import { bookingHttp, createOpenApiRegistry, generateOpenApiDocument, problemResponses, z, jsonResponse as json, bearerSecurity as security } from '@guitaronline/contracts';
 
 /** The booking service's OpenAPI document, generated from the same zod schemas that validate requests. */
 export function bookingOpenApi() {

@@ -1,8 +1,6 @@
-import { createOpenApiRegistry, generateOpenApiDocument, identityHttp, pageQuery, problemResponses, z } from '@guitaronline/contracts';
+import { createOpenApiRegistry, generateOpenApiDocument, identityHttp, pageQuery, problemResponses, z, jsonResponse as json, bearerSecurity as bearer } from '@guitaronline/contracts';
 
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
 const jsonBody = <T extends z.ZodType>(schema: T) => ({ body: { content: { 'application/json': { schema } } } });
-const bearer = [{ bearerAuth: [] }];
 
 /** identity's OpenAPI document, generated from the same zod schemas the routes validate with. */
 export function identityOpenApi() {

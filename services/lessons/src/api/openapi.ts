@@ -1,7 +1,4 @@
-import { createOpenApiRegistry, generateOpenApiDocument, lessonsHttp, problemResponses } from '@guitaronline/contracts';
-
-const json = <T>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ bearerAuth: [] }];
+import { createOpenApiRegistry, generateOpenApiDocument, lessonsHttp, problemResponses, jsonResponse as json, bearerSecurity as security } from '@guitaronline/contracts';
 
 /** The lessons service's OpenAPI document, generated from the same zod schemas the routes validate with. */
 export function lessonsOpenApi() {

@@ -1,7 +1,4 @@
-import { createOpenApiRegistry, generateOpenApiDocument, notificationsHttp as http, pageOf, pageQuery, problemResponses, z } from '@guitaronline/contracts';
-
-const json = <T extends z.ZodType>(schema: T, description: string) => ({ description, content: { 'application/json': { schema } } });
-const security = [{ bearerAuth: [] }];
+import { createOpenApiRegistry, generateOpenApiDocument, notificationsHttp as http, pageOf, pageQuery, problemResponses, jsonResponse as json, bearerSecurity as security } from '@guitaronline/contracts';
 
 /** The OpenAPI document of the notifications service, generated from the contract schemas. */
 export function buildOpenApiDocument() {

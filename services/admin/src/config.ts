@@ -21,6 +21,8 @@ export const configSchema = z
     OPS_TIMEOUT_MS: z.coerce.number().int().min(50).max(30_000).default(1_500),
     /** Retry tiers of admin's consumer (EVENTS.md); the count of tiers is part of the queue topology. */
     EVENTS_RETRY_DELAYS_MS: retryDelays.default([1_000, 10_000, 60_000]),
+    /** How long the consumer waits for more events before writing a batch (the read model's extra lag). */
+    ADMIN_CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
   })
   .superRefine((c, ctx) => {
     if (c.APP_ENV === 'production' && isPlaceholderSecret(c.DB_ROLE_PASSWORD)) {

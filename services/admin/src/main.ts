@@ -9,7 +9,7 @@ import { ServiceOpsClient } from './clients/service-ops-client';
 import { opsServices, opsServiceUrls, readConfig, type AdminConfig } from './config';
 import { operationsOverview } from './domain/ops-overview';
 import { allQueueNames, knownQueues, type ServiceQueueSet } from './domain/queue-topology';
-import { eventLogHandlers } from './messaging/event-log-handlers';
+import { eventLogHandlers, logAndApplyEvents } from './messaging/event-log-handlers';
 
 export interface StartDeps {
   /** Injectable clock for the times admin stamps itself (admin actions, ops asOf). */
@@ -42,8 +42,9 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: eventLogHandlers(),
-        // one transaction per burst of events: the log and the KPI read model are many small writes
-        consumerBatch: 50,
+        // one transaction and one log insert per burst of events: the log and the KPI read model
+        // are many small writes; a read model may lag by the linger
+        consumer: { batch: 50, batchLingerMs: config.ADMIN_CONSUMER_LINGER_MS, handleBatch: logAndApplyEvents },
         routes(app, { auth, messaging }) {
           const currentConnection = () => messaging.connection.current;
           const queueInspector = new QueueInspector({

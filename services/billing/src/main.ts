@@ -41,7 +41,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: bookingHandlers({ clock, logger, metrics }),
-        serializeBy: oneBookingAtATime,
+        consumer: { serializeBy: oneBookingAtATime },
         routes(app, { auth }) {
           app.use('/api/v1/billing', billingRoutes(useCaseDeps, auth, { expiryBatchSize: config.BILLING_EXPIRY_SWEEP_BATCH }));
           app.use('/internal', internalRoutes(useCaseDeps, auth));

@@ -34,7 +34,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     compose: ({ db, logger }) => ({
       resolveKey: deps.resolveKey,
       handlers: bookingHandlers({ clock, logger }),
-      serializeBy: oneBookingAtATime,
+      consumer: { serializeBy: oneBookingAtATime },
       routes(app, { auth }) {
         app.use('/api/v1/lessons', lessonsRoutes({ db, clock, logger }, auth));
         app.use('/internal', internalRoutes(db, auth));

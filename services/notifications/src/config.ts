@@ -17,6 +17,8 @@ export const configSchema = z
     /** Longest sleep of the delivery worker between scans (it is also woken in-process). */
     NOTIFY_WORKER_INTERVAL_MS: positiveInt.default(1_000),
     NOTIFY_WORKER_BATCH: positiveInt.max(500).default(20),
+    /** How long the event consumer waits for more events before a transaction (the extra lag of a notification). */
+    NOTIFY_CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
     /** A claimed row whose worker vanished (crash) is claimable again after this lease. */
     NOTIFY_SEND_LEASE_MS: positiveInt.default(120_000),
     /** Circuit breakers (one for SMTP, one per webhook subscription). */

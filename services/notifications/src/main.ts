@@ -1,4 +1,4 @@
-import { runService, type KeyResolver } from '@guitaronline/platform';
+import { errors, runService, type KeyResolver } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
 import { readConfig } from './config';
 import { notificationRoutes } from './api/notification-routes';
@@ -7,12 +7,12 @@ import { OutboundChannels } from './channels/delivery-channels';
 import { EmailChannel } from './channels/email-channel';
 import { WebhookChannel } from './channels/webhook-channel';
 import { PgDeliveryStore, purgeSettledHistory } from './data/delivery-repository';
-import { pgWebhookStore } from './data/webhook-repository';
+import { pgWebhookStore, subscribedEventTypes } from './data/webhook-repository';
 import { deliveryMetrics } from './delivery-metrics';
 import { systemClock, type Clock } from './domain/clock';
 import { DeliveryWorker } from './domain/delivery-worker';
 import { WebhookSubscriptions } from './domain/webhook-subscriptions';
-import { notificationHandlers } from './messaging/notification-handlers';
+import { notificationHandlers, routedEventTypes } from './messaging/notification-handlers';
 
 export const SERVICE = 'notifications';
 
@@ -30,7 +30,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     name: SERVICE,
     config,
     openapi: buildOpenApiDocument,
-    compose: ({ db, logger, metrics, onStop }) => {
+    compose: async ({ db, logger, metrics, onStop }) => {
       const breaker = { resetMs: config.NOTIFY_BREAKER_RESET_MS, volumeThreshold: config.NOTIFY_BREAKER_VOLUME_THRESHOLD, errorPercent: config.NOTIFY_BREAKER_ERROR_PERCENT };
       const email = new EmailChannel({ smtpUrl: config.SMTP_URL, from: config.SMTP_FROM, timeoutMs: config.SMTP_TIMEOUT_MS, breaker });
       onStop(() => email.close());
@@ -50,7 +50,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         outcomes: deliveryMetrics(metrics, db),
         random: deps.random,
       });
-      const webhooks = new WebhookSubscriptions(pgWebhookStore(db), clock, (id) => webhookChannel.forget(id));
+      const subscribed = await subscribedEventTypes(db);
       const purge = async () => {
         const before = new Date(clock().getTime() - config.NOTIFY_RETENTION_DAYS * 86_400_000);
         const purged = await purgeSettledHistory(db, before);
@@ -60,9 +60,28 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() }),
-        // it sees every event (webhook subscriptions may name any type): one transaction per burst
-        consumerBatch: 50,
-        routes(app, { auth }) {
+        consumer: {
+          // the queue gets the types that notify people and those live webhooks name; a new
+          // subscription binds its types before it is stored
+          bindings: routedEventTypes(subscribed),
+          // one transaction per burst of events
+          batch: 50,
+          batchLingerMs: config.NOTIFY_CONSUMER_LINGER_MS,
+        },
+        routes(app, { auth, messaging }) {
+          const webhooks = new WebhookSubscriptions({
+            store: pgWebhookStore(db),
+            clock,
+            route: async (types) => {
+              try {
+                await messaging.consumer!.bind(routedEventTypes(types));
+              } catch (err) {
+                logger.warn({ err: (err as Error).message }, 'could not bind the queue to a new subscription\'s event types');
+                throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');
+              }
+            },
+            onDeleted: (id) => webhookChannel.forget(id),
+          });
           app.use(notificationRoutes({ db, auth, clock, webhooks }));
         },
         background: [

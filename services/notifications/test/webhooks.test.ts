@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
+import { deleteBus, eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
 import { bookingConfirmed, freshDatabase, makeEvent, registered, setup, startReceiver, type Fixture, type TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
@@ -77,6 +77,37 @@ describe('webhooks', () => {
     expect(row).toMatchObject({ channel: 'webhook', subscription_id: sub.id, status: 'sent', attempts: 1 });
     const metrics = await call('GET', '/api/v1/notifications/delivery/metrics');
     expect(metrics.body.byChannel.webhook).toMatchObject({ sent: 1, total: 1 });
+  });
+
+  test('when a subscription names a type that e-mails nobody, then the queue is bound to it as the subscription is made, and by a replica that starts later', async () => {
+    fx = await setup(issuer, database);
+    receiver = await startReceiver();
+    const debited = () => makeEvent('billing.lesson.debited', { bookingId: randomUUID(), packageId: randomUUID(), lessonsLeft: 3 });
+    const early = debited();
+    await fx.publisher.publish(early);
+    await sleep(400);
+    // not bound yet: the event never reached the service (no inbox row, no delivery)
+    expect(await fx.db('inbox').where({ message_id: early.id })).toHaveLength(0);
+
+    await subscribe(receiver.url, ['billing.lesson.debited']);
+    const late = debited();
+    await fx.publisher.publish(late);
+    await eventually(() => receiver!.received.length === 1);
+    expect(JSON.parse(receiver.received[0].body).id).toBe(late.id);
+
+    // a replica on a queue of its own binds, at start, the types the live subscriptions name
+    await fx.service!.stop();
+    const replicaBus = { ...fx.bus, EVENTS_QUEUE_PREFIX: `${fx.bus.EVENTS_QUEUE_PREFIX}replica.` };
+    try {
+      await fx.startService({ EVENTS_QUEUE_PREFIX: replicaBus.EVENTS_QUEUE_PREFIX });
+      const third = debited();
+      await fx.publisher.publish(third);
+      await eventually(() => receiver!.received.length === 2);
+      expect(JSON.parse(receiver.received[1].body).id).toBe(third.id);
+    } finally {
+      await fx.service!.stop();
+      await deleteBus(replicaBus, ['notifications']);
+    }
   });
 
   test('when the receiver answers 500, then the delivery is retried with the same delivery id until it succeeds', async () => {

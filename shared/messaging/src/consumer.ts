@@ -10,6 +10,8 @@ import { DEFAULT_RETRY_DELAYS_MS, declareServiceQueues, queueNames, type Service
 
 export type EventHandler<T extends EventType = EventType> = (trx: Knex.Transaction, event: DomainEvent<T>) => Promise<void>;
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
+/** Handles the new events of one batch (delivery order, each once) in the batch's transaction. */
+export type BatchHandler = (trx: Knex.Transaction, events: DomainEvent[]) => Promise<void>;
 
 export const ATTEMPTS_HEADER = 'x-attempts';
 export const ERROR_HEADER = 'x-error';
@@ -48,7 +50,28 @@ export interface ConsumerOptions {
    * handled again message by message, each with its own retries. Not with `serializeBy`.
    */
   batch?: number;
+  /**
+   * Batch mode: when fewer than `batch` messages wait, wait this long for more before a batch
+   * starts (default 0). A read model trades these milliseconds of staleness for fewer, larger
+   * transactions under a steady trickle of events.
+   */
+  batchLingerMs?: number;
+  /**
+   * Batch mode: one call for the new events of a batch of two or more, instead of a handler
+   * call per event (a single message still goes to its type's handler). For consumers that
+   * write one multi-row statement per batch (e.g. admin's event log).
+   */
+  handleBatch?: BatchHandler;
+  /**
+   * The event types the queue is bound to (default: every type with a handler). A type with a
+   * handler and no binding is handled when it arrives anyway: bound at run time with `bind`,
+   * or by an earlier version of the service (bindings of a durable queue stay).
+   */
+  bindings?: readonly EventType[];
 }
+
+/** The consumer options a service tunes (the rest comes from its messaging wiring). */
+export type ConsumerTuning = Pick<ConsumerOptions, 'serializeBy' | 'batch' | 'batchLingerMs' | 'handleBatch' | 'bindings'>;
 
 /** A parsed message with the handler it goes to. */
 interface Accepted {
@@ -138,8 +161,31 @@ export class EventConsumer {
     return this.queues;
   }
 
+  /** The event types the consumer has handlers for. */
   get eventTypes(): EventType[] {
     return Object.keys(this.options.handlers) as EventType[];
+  }
+
+  /** The event types its queue is bound to at attach. */
+  get boundTypes(): readonly EventType[] {
+    return this.options.bindings ?? this.eventTypes;
+  }
+
+  /**
+   * Binds the queue to more event types now (idempotent; the binding is durable, so every
+   * replica receives them from here on). Rejects when the broker cannot be reached.
+   */
+  async bind(types: readonly EventType[]): Promise<void> {
+    const model = this.options.connection.current;
+    if (!model) throw new Error('broker connection is down');
+    const unknown = types.filter((t) => !this.options.handlers[t]);
+    if (unknown.length > 0) throw new Error(`no handler for ${unknown.join(', ')}`);
+    const channel = await model.createChannel();
+    try {
+      for (const type of types) await channel.bindQueue(this.queues.main, this.options.exchange, type);
+    } finally {
+      await channel.close().catch(() => undefined);
+    }
   }
 
   async start(): Promise<void> {
@@ -172,7 +218,7 @@ export class EventConsumer {
       await declareServiceQueues(channel, {
         exchange: this.options.exchange,
         service: `${this.options.queuePrefix ?? ''}${this.options.service}`,
-        eventTypes: this.eventTypes,
+        eventTypes: this.boundTypes,
         retryDelaysMs: this.retryDelays,
       });
       await channel.prefetch(this.options.prefetch ?? 50);
@@ -186,7 +232,7 @@ export class EventConsumer {
         void work.finally(() => this.inFlight.delete(work));
       });
       this.consumerTag = consumerTag;
-      this.options.logger.info({ queue: this.queues.main, types: this.eventTypes.length }, 'consumer attached');
+      this.options.logger.info({ queue: this.queues.main, types: this.boundTypes.length }, 'consumer attached');
     } catch (err) {
       this.options.logger.warn({ err: (err as Error).message }, 'consumer attach failed; waiting for reconnect');
     }
@@ -204,9 +250,16 @@ export class EventConsumer {
       this.pending.push({ channel, item, done });
       if (!this.draining) {
         this.draining = true;
-        setImmediate(() => void this.drain());
+        this.scheduleDrain();
       }
     });
+  }
+
+  /** Batch mode: the next batch starts now if a full one waits, else after the linger (if any). */
+  private scheduleDrain(): void {
+    const linger = this.options.batchLingerMs ?? 0;
+    if (linger > 0 && this.pending.length < (this.options.batch ?? 1)) setTimeout(() => void this.drain(), linger);
+    else setImmediate(() => void this.drain());
   }
 
   /** Parses a message; one that cannot be handled is parked or acknowledged here. */
@@ -235,20 +288,19 @@ export class EventConsumer {
     return { msg, event, handler, attempt };
   }
 
-  /** Batch mode: runs the waiting messages as batches until none is left. */
+  /** Batch mode: runs one batch of the waiting messages, then schedules the next if any wait. */
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
-      const channel = this.pending[0]!.channel;
-      let size = 0;
-      while (size < this.pending.length && size < (this.options.batch ?? 1) && this.pending[size]!.channel === channel) size += 1;
-      const batch = this.pending.splice(0, size);
-      await this.processBatch(
-        channel,
-        batch.map((b) => b.item),
-      ).catch((err: unknown) => this.options.logger.error({ err }, 'batch handling failed; its messages will be redelivered'));
-      for (const b of batch) b.done();
-    }
-    this.draining = false;
+    const channel = this.pending[0]!.channel;
+    let size = 0;
+    while (size < this.pending.length && size < (this.options.batch ?? 1) && this.pending[size]!.channel === channel) size += 1;
+    const batch = this.pending.splice(0, size);
+    await this.processBatch(
+      channel,
+      batch.map((b) => b.item),
+    ).catch((err: unknown) => this.options.logger.error({ err }, 'batch handling failed; its messages will be redelivered'));
+    for (const b of batch) b.done();
+    if (this.pending.length > 0) this.scheduleDrain();
+    else this.draining = false;
   }
 
   private async processBatch(channel: ConfirmChannel, items: Accepted[]): Promise<void> {
@@ -260,10 +312,22 @@ export class EventConsumer {
       fresh = await this.options.knex.transaction(async (trx) => {
         const inserted = await insertInboxRows(trx, items.map((i) => i.event), consumer);
         const handled = new Set<string>();
-        for (const { event, handler } of items) {
-          if (!inserted.has(event.id) || handled.has(event.id)) continue;
-          handled.add(event.id);
-          await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () => handler(trx, event));
+        const fresh: Accepted[] = [];
+        for (const item of items) {
+          if (!inserted.has(item.event.id) || handled.has(item.event.id)) continue;
+          handled.add(item.event.id);
+          fresh.push(item);
+        }
+        const { handleBatch } = this.options;
+        if (handleBatch && fresh.length > 0) {
+          await handleBatch(
+            trx,
+            fresh.map((i) => i.event),
+          );
+        } else {
+          for (const { event, handler } of fresh) {
+            await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () => handler(trx, event));
+          }
         }
         return handled;
       });

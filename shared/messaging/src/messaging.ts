@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { BrokerConnection } from './connection';
-import { EventConsumer, type ConsumerOptions, type EventHandlers } from './consumer';
+import { EventConsumer, type ConsumerTuning, type EventHandlers } from './consumer';
 import { OutboxRelay } from './relay';
 import { DEFAULT_EXCHANGE } from './topology';
 
@@ -17,10 +17,8 @@ export interface MessagingOptions {
   metrics?: Registry;
   /** Event handlers; a service with none runs only the relay. */
   handlers?: EventHandlers;
-  /** Key of the events to handle one at a time (see ConsumerOptions.serializeBy). */
-  serializeBy?: ConsumerOptions['serializeBy'];
-  /** Messages per consumer transaction (see ConsumerOptions.batch). */
-  consumerBatch?: number;
+  /** How the consumer serializes, batches and binds (see ConsumerOptions). */
+  consumer?: ConsumerTuning;
   retryDelaysMs?: number[];
   maxAttempts?: number;
   prefetch?: number;
@@ -72,8 +70,7 @@ export function createMessaging(options: MessagingOptions): Messaging {
         retryDelaysMs: options.retryDelaysMs,
         maxAttempts: options.maxAttempts,
         prefetch: options.prefetch,
-        serializeBy: options.serializeBy,
-        batch: options.consumerBatch,
+        ...options.consumer,
       })
     : undefined;
   return {

@@ -45,32 +45,34 @@ export interface CommittedBatch {
 const batches = new WeakMap<object, CommittedBatch>();
 
 /**
- * Validates an event and writes it to the service's outbox in the caller's transaction, so
- * the state change and its event commit (or roll back) together. Nothing else publishes.
+ * Records events in the caller's transaction (one multi-row insert): they are published after
+ * it commits, and never if it rolls back. Envelopes in input order.
  */
-export async function recordEvent<T extends EventType>(trx: Transactionish, input: RecordEventInput<T>): Promise<DomainEvent<T>> {
-  const entry = eventCatalogue[input.type];
-  const payload = validatePayload(input.type, input.payload);
+export async function recordEvents(trx: Transactionish, inputs: readonly RecordEventInput<EventType>[]): Promise<DomainEvent[]> {
+  if (inputs.length === 0) return [];
   const context = getContext();
-  const envelope = {
-    id: randomUUID(),
-    type: input.type,
-    version: entry.version,
-    occurredAt: (input.occurredAt ?? new Date()).toISOString(),
-    source: entry.producer,
-    correlationId: input.correlationId ?? context.correlationId ?? randomUUID(),
-    causationId: input.causationId !== undefined ? input.causationId : (context.causationId ?? null),
-    aggregateId: input.aggregateId,
-    payload,
-  } as unknown as DomainEvent<T>;
-  await trx(OUTBOX_TABLE).insert({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope });
-  const row = { id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] };
+  const envelopes = inputs.map((input) => {
+    const entry = eventCatalogue[input.type];
+    return {
+      id: randomUUID(),
+      type: input.type,
+      version: entry.version,
+      occurredAt: (input.occurredAt ?? new Date()).toISOString(),
+      source: entry.producer,
+      correlationId: input.correlationId ?? context.correlationId ?? randomUUID(),
+      causationId: input.causationId !== undefined ? input.causationId : (context.causationId ?? null),
+      aggregateId: input.aggregateId,
+      payload: validatePayload(input.type, input.payload),
+    } as unknown as DomainEvent;
+  });
+  await trx(OUTBOX_TABLE).insert(envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope })));
+  const rows = envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] }));
   const config = (trx as unknown as { client: { config: unknown } }).client.config;
   const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
   if (!t.isTransaction || !t.executionPromise) {
     // autocommit insert: already committed
-    outboxSignal.emit('committed', { config, rows: [row], taken: false } satisfies CommittedBatch);
-    return envelope;
+    outboxSignal.emit('committed', { config, rows, taken: false } satisfies CommittedBatch);
+    return envelopes;
   }
   let batch = batches.get(trx);
   if (!batch) {
@@ -80,8 +82,14 @@ export async function recordEvent<T extends EventType>(trx: Transactionish, inpu
     t.executionPromise.then(() => outboxSignal.emit('committed', created), () => undefined);
     batch = created;
   }
-  batch.rows.push(row);
-  return envelope;
+  batch.rows.push(...rows);
+  return envelopes;
+}
+
+/** One event; see recordEvents. */
+export async function recordEvent<T extends EventType>(trx: Transactionish, input: RecordEventInput<T>): Promise<DomainEvent<T>> {
+  const [envelope] = await recordEvents(trx, [input as unknown as RecordEventInput<EventType>]);
+  return envelope as DomainEvent<T>;
 }
 
 /** Tables every service has: call from the service's first migration. */

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { eventually, sleep } from '@guitaronline/testing';
-import { BrokerConnection, EventConsumer, byPayloadField, recordEvent, OutboxRelay, type ConsumerOptions, type EventHandlers } from '../src';
+import { BrokerConnection, EventConsumer, byPayloadField, recordEvent, OutboxRelay, type ConsumerTuning, type EventHandlers } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 function envelope(overrides: Record<string, unknown> = {}) {
@@ -36,7 +36,7 @@ describe('inbox consumer', () => {
 
   const startConsumer = async (
     handlers: EventHandlers,
-    options: { retryDelaysMs?: number[]; maxAttempts?: number; serializeBy?: ConsumerOptions['serializeBy']; batch?: number } = {},
+    options: { retryDelaysMs?: number[]; maxAttempts?: number } & ConsumerTuning = {},
   ) => {
     consumer = new EventConsumer({
       service: fx.service,
@@ -45,10 +45,8 @@ describe('inbox consumer', () => {
       exchange: fx.exchange,
       handlers,
       logger: silentLogger,
+      ...options,
       retryDelaysMs: options.retryDelaysMs ?? [200, 400],
-      maxAttempts: options.maxAttempts,
-      serializeBy: options.serializeBy,
-      batch: options.batch,
     });
     await consumer.start();
   };
@@ -179,6 +177,60 @@ describe('inbox consumer', () => {
     expect(new Set(ids).size).toBe(35);
     expect(ids.sort()).toEqual([...burst, ...after].map((m) => m.id).sort());
     fx.knex.off('query', countBegins);
+  });
+
+  test('when a batching consumer lingers, then a trickle of events is handled in a few batch-handler calls, each event once, in delivery order', async () => {
+    const batches: string[][] = [];
+    const handleOne = async (trx: Parameters<NonNullable<ConsumerTuning['handleBatch']>>[0], id: string, note: string) => {
+      await trx('effects').insert({ event_id: id, note });
+    };
+    await startConsumer(
+      { 'identity.user.registered': (trx, event) => handleOne(trx, event.id, 'single') },
+      {
+        batch: 50,
+        batchLingerMs: 150,
+        handleBatch: async (trx, events) => {
+          batches.push(events.map((e) => e.id));
+          for (const e of events) await handleOne(trx, e.id, 'batch');
+        },
+      },
+    );
+    const trickle = Array.from({ length: 10 }, () => envelope());
+    // one at a time, each confirmed before the next: without the linger each would be its own transaction
+    for (const [i, m] of trickle.entries()) {
+      await publish(m);
+      if (i === 4) await publish(trickle[0]!);
+      await sleep(5);
+    }
+    await eventually(async () => (await effects()).length === 10);
+    await sleep(300);
+    const done = await effects();
+    expect(done.map((e) => e.event_id)).toEqual(trickle.map((m) => m.id));
+    const singles = done.filter((e) => e.note === 'single').length;
+    expect(batches.length + singles).toBeLessThanOrEqual(4);
+    expect(batches.flat()).toEqual(done.filter((e) => e.note === 'batch').map((e) => e.event_id));
+  });
+
+  test('when a handled type is not in the bindings, its events do not arrive until bind() binds it; bind() refuses a type without a handler', async () => {
+    await startConsumer(
+      {
+        'identity.user.registered': async (trx, event) => {
+          await trx('effects').insert({ event_id: event.id, note: 'handled' });
+        },
+      },
+      { bindings: [] },
+    );
+    const before = envelope();
+    await publish(before);
+    await sleep(400);
+    expect(await effects()).toEqual([]);
+
+    await consumer!.bind(['identity.user.registered']);
+    const after = envelope();
+    await publish(after);
+    await eventually(async () => (await effects()).length === 1);
+    expect(await effects()).toEqual([{ event_id: after.id, note: 'handled' }]);
+    await expect(consumer!.bind(['booking.held'])).rejects.toThrow(/no handler for booking.held/);
   });
 
   test('when a message fails its schema, it is parked at once with the reason and the queue keeps flowing', async () => {

@@ -37,6 +37,43 @@ export class Wakeup {
   }
 }
 
+/**
+ * Turns single calls into batches without waiting on a timer: the first call is flushed at
+ * once, alone; calls made while a flush runs wait for it and go together in the next one (up
+ * to `maxBatch`). Under load the batches grow by themselves; a quiet caller waits for nothing.
+ * `flush` answers each input by position; when it rejects, every call in that batch rejects.
+ */
+export class MicroBatcher<I, O> {
+  private readonly waiting: { input: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
+  private flushing = false;
+
+  constructor(
+    private readonly flush: (inputs: I[]) => Promise<O[]>,
+    private readonly maxBatch = 500,
+  ) {}
+
+  submit(input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject });
+      if (!this.flushing) void this.run();
+    });
+  }
+
+  private async run(): Promise<void> {
+    this.flushing = true;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.maxBatch);
+      try {
+        const outs = await this.flush(batch.map((b) => b.input));
+        batch.forEach((b, i) => b.resolve(outs[i] as O));
+      } catch (err) {
+        for (const b of batch) b.reject(err);
+      }
+    }
+    this.flushing = false;
+  }
+}
+
 /** Closes an HTTP server: stop accepting, end idle keep-alive sockets, wait for in-flight requests. */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve, reject) => {

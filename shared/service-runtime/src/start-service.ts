@@ -60,10 +60,12 @@ export interface ServiceParts<X extends object> {
   resolveKey?: KeyResolver;
   /** The inbox consumer's handlers; without any, only the outbox relay runs. */
   handlers?: EventHandlers;
-  /** Key of the events the consumer handles one at a time (e.g. per booking); see MessagingOptions. */
-  serializeBy?: MessagingOptions['serializeBy'];
-  /** Messages per consumer transaction, for services whose handlers are many small writes; see MessagingOptions. */
-  consumerBatch?: number;
+  /**
+   * How the consumer handles them: one booking's events at a time (`serializeBy`), many small
+   * writes per transaction (`batch`, `batchLingerMs`, `handleBatch`), which types are bound
+   * (`bindings`); see ConsumerOptions.
+   */
+  consumer?: MessagingOptions['consumer'];
   /** Mounts the service's routes after /health, /ready and /metrics and before the 404 and error handler. */
   routes(app: HttpApp, wiring: { auth: Auth; messaging: Messaging }): void;
   /**
@@ -151,8 +153,7 @@ export async function startService<C extends RuntimeConfig, X extends object = R
       logger,
       metrics,
       handlers: parts.handlers,
-      serializeBy: parts.serializeBy,
-      consumerBatch: parts.consumerBatch,
+      consumer: parts.consumer,
       outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
       inboxRetentionHours: config.INBOX_RETENTION_HOURS,
       ...options.messaging,

@@ -59,24 +59,29 @@ export function toEnvelope(event: LoggedEvent): DomainEvent {
   } as DomainEvent;
 }
 
-/** Writes an event to the log once; false when it was already there. */
-export async function appendEvent(db: Db, event: DomainEvent): Promise<boolean> {
-  const inserted = await db('event_log')
-    .insert({
-      event_id: event.id,
-      type: event.type,
-      version: event.version,
-      source: event.source,
-      correlation_id: event.correlationId,
-      causation_id: event.causationId,
-      aggregate_id: event.aggregateId,
-      occurred_at: event.occurredAt,
-      payload: event.payload,
-    })
+/** Writes events to the log once each, in one statement; returns those that were not there yet, in order. */
+export async function appendEvents(db: Db, events: readonly DomainEvent[]): Promise<DomainEvent[]> {
+  if (events.length === 0) return [];
+  const unique = [...new Map(events.map((e) => [e.id, e])).values()];
+  const inserted: { event_id: string }[] = await db('event_log')
+    .insert(
+      unique.map((event) => ({
+        event_id: event.id,
+        type: event.type,
+        version: event.version,
+        source: event.source,
+        correlation_id: event.correlationId,
+        causation_id: event.causationId,
+        aggregate_id: event.aggregateId,
+        occurred_at: event.occurredAt,
+        payload: event.payload,
+      })),
+    )
     .onConflict('event_id')
     .ignore()
     .returning('event_id');
-  return inserted.length > 0;
+  const fresh = new Set(inserted.map((r) => r.event_id));
+  return unique.filter((e) => fresh.has(e.id));
 }
 
 /** The events of one flow (unordered beyond occurredAt; see orderTrace). */

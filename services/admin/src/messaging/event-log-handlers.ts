@@ -1,6 +1,6 @@
-import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
+import type { BatchHandler, EventHandler, EventHandlers } from '@guitaronline/messaging';
 import { eventTypes } from '@guitaronline/contracts';
-import { appendEvent } from '../data/event-log-repository';
+import { appendEvents } from '../data/event-log-repository';
 import { applyKpiChanges } from '../data/kpi-repository';
 import { kpiChangesOf } from '../domain/kpi-rules';
 
@@ -12,11 +12,17 @@ import { kpiChangesOf } from '../domain/kpi-rules';
  * - early / late: the KPI rule does not depend on arrival order (domain/kpi-rules.ts), so a
  *   `booking.confirmed` arriving before `booking.held` still ends as confirmed.
  */
-export const logAndApplyEvent: EventHandler = async (trx, event) => {
-  const fresh = await appendEvent(trx, event);
-  if (!fresh) return;
-  await applyKpiChanges(trx, kpiChangesOf(event));
+export const logAndApplyEvents: BatchHandler = async (trx, events) => {
+  const fresh = await appendEvents(trx, events);
+  if (fresh.length === 0) return;
+  await applyKpiChanges(
+    trx,
+    fresh.flatMap((event) => kpiChangesOf(event)),
+  );
 };
+
+/** One event: the batch of one. */
+export const logAndApplyEvent: EventHandler = (trx, event) => logAndApplyEvents(trx, [event]);
 
 export function eventLogHandlers(): EventHandlers {
   return Object.fromEntries(eventTypes.map((type) => [type, logAndApplyEvent])) as EventHandlers;

@@ -1,37 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { recordEvent } from '@guitaronline/messaging';
+import { recordEvent, recordEvents } from '@guitaronline/messaging';
+import { MicroBatcher } from '@guitaronline/platform';
 import type { ClaimedDelivery, DeliveryStore, PausedChannels } from '../domain/delivery';
 
 type Db = Knex | Knex.Transaction;
 
 const LIVE = ['pending', 'sending', 'failed'];
-
-/** One delivery per (event, subscription); a second call for the same event is a no-op. */
-export async function createWebhookDeliveries(
-  db: Db,
-  input: { eventId: string; eventType: string; occurredAt: Date; correlationId: string; payload: Record<string, unknown>; subscriptionIds: string[] },
-  now: Date,
-): Promise<number> {
-  if (input.subscriptionIds.length === 0) return 0;
-  const rows = input.subscriptionIds.map((subscriptionId) => ({
-    id: randomUUID(),
-    channel: 'webhook',
-    subscription_id: subscriptionId,
-    event_id: input.eventId,
-    event_type: input.eventType,
-    occurred_at: input.occurredAt,
-    correlation_id: input.correlationId,
-    payload: JSON.stringify(input.payload),
-    status: 'pending',
-    attempts: 0,
-    next_attempt_at: now,
-    created_at: now,
-    updated_at: now,
-  }));
-  const inserted = await db('deliveries').insert(rows).onConflict(['event_id', 'subscription_id']).ignore().returning('id');
-  return inserted.length;
-}
 
 /** A deleted subscription receives nothing more: its unsettled deliveries are canceled. */
 export async function cancelSubscriptionDeliveries(db: Db, subscriptionId: string, now: Date): Promise<number> {
@@ -92,6 +66,9 @@ type Outcome = 'sent' | 'failed' | 'dead';
  * worker whose lease ran out (and whose row was claimed again) cannot overwrite the new claim.
  */
 export class PgDeliveryStore implements DeliveryStore {
+  /** Sends that ended meanwhile are marked together: one transaction per flush, not per mail. */
+  private readonly sentMarks = new MicroBatcher<{ delivery: ClaimedDelivery; now: Date }, boolean>((marks) => this.markSentTogether(marks));
+
   constructor(private readonly knex: Knex) {}
 
   async claimDue({ now, leaseUntil, limit, paused }: Parameters<DeliveryStore['claimDue']>[0]): Promise<ClaimedDelivery[]> {
@@ -134,11 +111,52 @@ export class PgDeliveryStore implements DeliveryStore {
   }
 
   markSent(delivery: ClaimedDelivery, now: Date): Promise<boolean> {
-    return this.finish(delivery, 'sent', now, {
-      status: 'sent',
-      sent_at: now,
-      last_error: null,
-      next_attempt_at: null,
+    return this.sentMarks.submit({ delivery, now });
+  }
+
+  /**
+   * Ends tries that succeeded, in one transaction: each row is marked sent if the claim is still
+   * its own (one conditional update for all), its attempt is logged and, for an e-mail, its
+   * notification.sent event recorded. Answers, per mark, whether the claim held.
+   */
+  private async markSentTogether(marks: { delivery: ClaimedDelivery; now: Date }[]): Promise<boolean[]> {
+    return this.knex.transaction(async (trx) => {
+      const { rows } = await trx.raw<{ rows: { id: string; attempts: number; correlation_id: string | null }[] }>(
+        `with done as (
+           select * from unnest(?::uuid[], ?::uuid[], ?::timestamptz[]) as t(id, claim_token, at)
+         ), sent as (
+           update deliveries d
+           set status = 'sent', sent_at = done.at, last_error = null, next_attempt_at = null, attempts = d.attempts + 1,
+               claim_token = null, last_attempt_at = done.at, updated_at = done.at
+           from done
+           where d.id = done.id and d.claim_token = done.claim_token and d.status = 'sending'
+           returning d.id, d.attempts, d.correlation_id, done.at
+         ), logged as (
+           insert into delivery_attempts (delivery_id, attempt, outcome, attempted_at)
+           select id, attempts, 'sent', at from sent
+         )
+         select id, attempts, correlation_id from sent`,
+        [marks.map((m) => m.delivery.id), marks.map((m) => m.delivery.claimToken), marks.map((m) => m.now)],
+      );
+      const marked = new Map(rows.map((r) => [r.id, r]));
+      await recordEvents(
+        trx,
+        marks.flatMap(({ delivery, now }) => {
+          const row = marked.get(delivery.id);
+          if (!row || delivery.channel !== 'email') return [];
+          return [
+            {
+              type: 'notification.sent' as const,
+              aggregateId: delivery.notificationId,
+              payload: { notificationId: delivery.notificationId, userId: delivery.userId, channel: 'email' as const, attempts: row.attempts },
+              occurredAt: now,
+              correlationId: row.correlation_id ?? undefined,
+              causationId: delivery.eventId,
+            },
+          ];
+        }),
+      );
+      return marks.map((m) => marked.has(m.delivery.id));
     });
   }
 

@@ -5,11 +5,8 @@ import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform'
 
 type Db = Knex | Knex.Transaction;
 
-export interface NewEmailNotification {
-  eventId: string;
-  eventType: string;
-  occurredAt: Date;
-  correlationId: string;
+/** An e-mail to one recipient of an event. */
+export interface NewEmail {
   userId: string;
   /** Null while the recipient is not yet in the read model: the delivery waits for it. */
   email: string | null;
@@ -17,43 +14,69 @@ export interface NewEmailNotification {
   text: string;
 }
 
+export interface EventDeliveriesInput {
+  eventId: string;
+  eventType: string;
+  occurredAt: Date;
+  correlationId: string;
+  payload: Record<string, unknown>;
+  emails: readonly NewEmail[];
+}
+
 /**
- * One e-mail notification and its delivery row. The unique (event, user, channel) key makes a
- * second call for the same event a no-op; returns whether a new row was made.
+ * Everything one event makes, in one statement: an e-mail notification and its delivery per
+ * recipient (the unique (event, user, channel) key makes a second call a no-op), and a webhook
+ * delivery per live subscription to the event's type (unique per (event, subscription)). The
+ * subscriptions are read FOR SHARE until the caller commits, so a concurrent delete waits for
+ * the deliveries made here and then cancels them too (or, if it committed first, the re-checked
+ * row no longer matches and nothing is made). Returns the deliveries that are due now.
  */
-export async function createEmailNotification(db: Db, input: NewEmailNotification, now: Date): Promise<boolean> {
-  const id = randomUUID();
-  const inserted = await db('notifications')
-    .insert({
-      id,
-      event_id: input.eventId,
-      event_type: input.eventType,
-      user_id: input.userId,
-      channel: 'email',
-      email: input.email,
-      subject: input.subject,
-      body: input.text,
-      created_at: now,
-    })
-    .onConflict(['event_id', 'user_id', 'channel'])
-    .ignore()
-    .returning('id');
-  if (inserted.length === 0) return false;
-  await db('deliveries').insert({
-    id: randomUUID(),
-    channel: 'email',
-    notification_id: id,
-    event_id: input.eventId,
-    event_type: input.eventType,
-    occurred_at: input.occurredAt,
-    correlation_id: input.correlationId,
-    status: 'pending',
-    attempts: 0,
-    next_attempt_at: input.email ? now : null,
-    created_at: now,
-    updated_at: now,
-  });
-  return true;
+export async function createEventDeliveries(trx: Knex.Transaction, input: EventDeliveriesInput, now: Date): Promise<number> {
+  const { rows } = await trx.raw<{ rows: { due: number }[] }>(
+    `with input as (
+       select * from unnest(:ids::uuid[], :users::uuid[], :emails::text[], :subjects::text[], :bodies::text[])
+         as i(id, user_id, email, subject, body)
+     ), made as (
+       insert into notifications (id, event_id, event_type, user_id, channel, email, subject, body, created_at)
+       select id, :eventId, :eventType, user_id, 'email', email, subject, body, :now from input
+       on conflict (event_id, user_id, channel) do nothing
+       returning id, email
+     ), mails as (
+       insert into deliveries (id, channel, notification_id, event_id, event_type, occurred_at, correlation_id,
+                               status, attempts, next_attempt_at, created_at, updated_at)
+       select gen_random_uuid(), 'email', made.id, :eventId, :eventType, :occurredAt, :correlationId,
+              'pending', 0, case when made.email is null then null else :now::timestamptz end, :now, :now
+       from made
+       returning next_attempt_at
+     ), subscribed as (
+       select id from webhook_subscriptions
+       where deleted_at is null and events @> array[:eventType]::text[]
+       for share
+     ), hooks as (
+       insert into deliveries (id, channel, subscription_id, event_id, event_type, occurred_at, correlation_id, payload,
+                               status, attempts, next_attempt_at, created_at, updated_at)
+       select gen_random_uuid(), 'webhook', subscribed.id, :eventId, :eventType, :occurredAt, :correlationId, :payload::jsonb,
+              'pending', 0, :now, :now, :now
+       from subscribed
+       on conflict (event_id, subscription_id) do nothing
+       returning id
+     )
+     select ((select count(*) from mails where next_attempt_at is not null) + (select count(*) from hooks))::int as due`,
+    {
+      ids: input.emails.map(() => randomUUID()),
+      users: input.emails.map((e) => e.userId),
+      emails: input.emails.map((e) => e.email),
+      subjects: input.emails.map((e) => e.subject),
+      bodies: input.emails.map((e) => e.text),
+      eventId: input.eventId,
+      eventType: input.eventType,
+      occurredAt: input.occurredAt,
+      correlationId: input.correlationId,
+      payload: JSON.stringify(input.payload),
+      now,
+    },
+  );
+  return rows[0]?.due ?? 0;
 }
 
 /**

@@ -54,18 +54,10 @@ export async function markSubscriptionDeleted(db: Db, id: string, now: Date): Pr
   return n > 0;
 }
 
-/**
- * Live subscriptions to an event type, locked FOR SHARE until the caller commits: a concurrent
- * delete waits for the deliveries made here and then cancels them too (or, if it committed
- * first, the re-checked row no longer matches and nothing is made).
- */
-export async function lockSubscriptionsFor(db: Knex.Transaction, eventType: string): Promise<string[]> {
-  const rows: { id: string }[] = await db('webhook_subscriptions')
-    .select('id')
-    .whereNull('deleted_at')
-    .whereRaw('events @> array[?]::text[]', [eventType])
-    .forShare();
-  return rows.map((r) => r.id);
+/** The event types live subscriptions name (the service's queue must be bound to them). */
+export async function subscribedEventTypes(db: Db): Promise<string[]> {
+  const rows: { type: string }[] = await db.raw(`select distinct unnest(events) as type from webhook_subscriptions where deleted_at is null`).then((r: { rows: { type: string }[] }) => r.rows);
+  return rows.map((r) => r.type);
 }
 
 /** The WebhookStore of the domain, on Postgres. */

@@ -15,25 +15,34 @@ export interface WebhookStore {
   deleteAndCancel(id: string, now: Date): Promise<boolean>;
 }
 
+export interface WebhookSubscriptionsDeps {
+  store: WebhookStore;
+  clock: Clock;
+  /**
+   * Makes events of these types reach the service from now on (binds its queue to them). Runs
+   * before the subscription is stored: a subscription never exists without its events coming.
+   */
+  route: (eventTypes: readonly string[]) => Promise<void>;
+  /** After a delete: forget what was kept for the subscription (its breaker). */
+  onDeleted: (id: string) => void;
+}
+
 /** Admin management of webhook subscriptions. */
 export class WebhookSubscriptions {
-  constructor(
-    private readonly store: WebhookStore,
-    private readonly clock: Clock,
-    private readonly onDeleted: (id: string) => void,
-  ) {}
+  constructor(private readonly deps: WebhookSubscriptionsDeps) {}
 
   /** A new subscription with a fresh signing secret; the secret is returned this once only. */
   async subscribe(input: { url: string; events: string[]; description?: string }, adminId: string) {
+    await this.deps.route(input.events);
     const secret = newWebhookSecret();
-    const subscription = await this.store.insert({ ...input, secret, createdBy: adminId }, this.clock());
+    const subscription = await this.deps.store.insert({ ...input, secret, createdBy: adminId }, this.deps.clock());
     return { ...subscription, secret };
   }
 
   /** After this, the subscription receives nothing more; false when no live one has the id. */
   async unsubscribe(id: string): Promise<boolean> {
-    const deleted = await this.store.deleteAndCancel(id, this.clock());
-    if (deleted) this.onDeleted(id);
+    const deleted = await this.deps.store.deleteAndCancel(id, this.deps.clock());
+    if (deleted) this.deps.onDeleted(id);
     return deleted;
   }
 }

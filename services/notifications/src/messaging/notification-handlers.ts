@@ -3,11 +3,9 @@ import { eventTypes, type DomainEvent, type EventType } from '@guitaronline/cont
 import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
-import { isNotifiable, recipientsOf } from '../domain/recipients';
-import { createWebhookDeliveries } from '../data/delivery-repository';
-import { createEmailNotification, releaseAwaitingNotifications } from '../data/notification-repository';
+import { isNotifiable, notifiableTypes, recipientsOf } from '../domain/recipients';
+import { createEventDeliveries, releaseAwaitingNotifications } from '../data/notification-repository';
 import { findRecipients, upsertRecipient } from '../data/recipient-repository';
-import { lockSubscriptionsFor } from '../data/webhook-repository';
 
 export interface HandlerDeps {
   clock: Clock;
@@ -22,40 +20,20 @@ function afterCommit(trx: Knex.Transaction, fn: () => void): void {
 }
 
 /**
- * E-mail notifications for the event's recipients: one per (event, recipient, channel).
- * A recipient not yet in the read model (their registration event has not arrived) gets a
- * notification without an address whose delivery waits, unscheduled, for that event.
+ * What an event makes: an e-mail per recipient (for the types of EVENTS.md that notify people)
+ * and a webhook delivery per live subscription to its type. A recipient not yet in the read
+ * model (their registration event has not arrived) gets a notification without an address
+ * whose delivery waits, unscheduled, for that event.
  */
-async function notifyRecipients(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
-  const userIds = recipientsOf(event);
+async function deliveriesFor(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
+  const userIds = isNotifiable(event.type) ? recipientsOf(event) : [];
   const known = await findRecipients(trx, userIds);
-  let due = 0;
-  for (const userId of userIds) {
+  const emails = userIds.map((userId) => {
     const recipient = known.get(userId);
     const content = renderEmail(event, { userId, fullName: recipient?.fullName });
-    const created = await createEmailNotification(
-      trx,
-      {
-        eventId: event.id,
-        eventType: event.type,
-        occurredAt: new Date(event.occurredAt),
-        correlationId: event.correlationId,
-        userId,
-        email: recipient?.email ?? null,
-        subject: content.subject,
-        text: content.text,
-      },
-      now,
-    );
-    if (created && recipient) due += 1;
-  }
-  return due;
-}
-
-/** Webhook deliveries for every live subscription to the event's type. */
-async function fanOutToWebhooks(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
-  const subscriptionIds = await lockSubscriptionsFor(trx, event.type);
-  return createWebhookDeliveries(
+    return { userId, email: recipient?.email ?? null, subject: content.subject, text: content.text };
+  });
+  return createEventDeliveries(
     trx,
     {
       eventId: event.id,
@@ -63,10 +41,19 @@ async function fanOutToWebhooks(trx: Knex.Transaction, event: DomainEvent, now: 
       occurredAt: new Date(event.occurredAt),
       correlationId: event.correlationId,
       payload: event.payload as Record<string, unknown>,
-      subscriptionIds,
+      emails,
     },
     now,
   );
+}
+
+/**
+ * The event types the queue is bound to: those that notify people, the recipients' read model
+ * and `extra` (the types webhook subscriptions name). Types outside the catalogue are left out.
+ */
+export function routedEventTypes(extra: readonly string[] = []): EventType[] {
+  const known = new Set<string>(eventTypes);
+  return [...new Set<EventType>([...notifiableTypes, 'identity.user.registered', ...(extra.filter((t) => known.has(t)) as EventType[])])];
 }
 
 /**
@@ -80,10 +67,7 @@ async function fanOutToWebhooks(trx: Knex.Transaction, event: DomainEvent, now: 
  */
 export function notificationHandlers(deps: HandlerDeps): EventHandlers {
   const handleEvent: EventHandler = async (trx, event) => {
-    const now = deps.clock();
-    let due = 0;
-    if (isNotifiable(event.type)) due += await notifyRecipients(trx, event, now);
-    due += await fanOutToWebhooks(trx, event, now);
+    const due = await deliveriesFor(trx, event, deps.clock());
     if (due > 0) afterCommit(trx, deps.onDeliveriesDue);
   };
 
@@ -93,7 +77,7 @@ export function notificationHandlers(deps: HandlerDeps): EventHandlers {
     const p = event.payload;
     await upsertRecipient(trx, { userId: p.userId, email: p.email, role: p.role, fullName: p.fullName, registeredAt: new Date(event.occurredAt) }, now);
     const released = await releaseAwaitingNotifications(trx, p.userId, p.email, now);
-    const hooks = await fanOutToWebhooks(trx, event, now);
+    const hooks = await deliveriesFor(trx, event, now);
     if (released + hooks > 0) afterCommit(trx, deps.onDeliveriesDue);
   };
 

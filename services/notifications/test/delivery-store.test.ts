@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { PgDeliveryStore } from '../src/data/delivery-repository';
+import { freshDatabase, type TestDatabase } from './harness';
+
+jest.setTimeout(30_000);
+
+let database: TestDatabase;
+beforeAll(async () => {
+  database = await freshDatabase();
+});
+afterAll(async () => {
+  await database?.drop();
+});
+beforeEach(() => database.reset());
+
+/** n due e-mail deliveries, as the consumer makes them. */
+async function dueEmails(n: number, now: Date) {
+  const eventId = randomUUID();
+  const rows = Array.from({ length: n }, (_, i) => ({ id: randomUUID(), userId: randomUUID(), email: `user${i}@example.test` }));
+  await database.knex('notifications').insert(
+    rows.map((r) => ({ id: r.id, event_id: eventId, event_type: 'lesson.created', user_id: r.userId, channel: 'email', email: r.email, subject: 's', body: 'b', created_at: now })),
+  );
+  await database.knex('deliveries').insert(
+    rows.map((r) => ({
+      id: randomUUID(),
+      channel: 'email',
+      notification_id: r.id,
+      event_id: eventId,
+      event_type: 'lesson.created',
+      occurred_at: now,
+      correlation_id: 'corr-1',
+      status: 'pending',
+      attempts: 0,
+      next_attempt_at: now,
+      created_at: now,
+      updated_at: now,
+    })),
+  );
+}
+
+describe('delivery store', () => {
+  test('when sends end while a mark is being written, then they are marked together in one transaction; a lost claim answers false and changes nothing', async () => {
+    const now = new Date();
+    await dueEmails(8, now);
+    const store = new PgDeliveryStore(database.knex);
+    const claimed = await store.claimDue({ now, leaseUntil: new Date(now.getTime() + 60_000), limit: 10, paused: { email: false, subscriptions: [] } });
+    expect(claimed).toHaveLength(8);
+    // one claim lost meanwhile (its lease ran out and another worker claimed the row)
+    const lost = claimed[7]!;
+    await database.knex('deliveries').where({ id: lost.id }).update({ claim_token: randomUUID() });
+
+    let begins = 0;
+    const countBegins = (q: { sql: string }) => {
+      if (/^begin/i.test(q.sql)) begins += 1;
+    };
+    database.knex.on('query', countBegins);
+    const answers = await Promise.all(claimed.map((d) => store.markSent(d, now)));
+    database.knex.off('query', countBegins);
+
+    expect(answers).toEqual([true, true, true, true, true, true, true, false]);
+    // the first mark goes alone, the seven that ended while it was written go together
+    expect(begins).toBe(2);
+    const rows = await database.knex('deliveries').select('id', 'status', 'attempts', 'claim_token');
+    for (const d of claimed.slice(0, 7)) expect(rows.find((r) => r.id === d.id)).toEqual({ id: d.id, status: 'sent', attempts: 1, claim_token: null });
+    expect(rows.find((r) => r.id === lost.id)).toMatchObject({ status: 'sending', attempts: 0 });
+    const attempts = await database.knex('delivery_attempts').select('delivery_id', 'attempt', 'outcome');
+    expect(attempts.map((a) => a.delivery_id).sort()).toEqual(
+      claimed
+        .slice(0, 7)
+        .map((d) => d.id)
+        .sort(),
+    );
+    expect(attempts.every((a) => a.attempt === 1 && a.outcome === 'sent')).toBe(true);
+    const events = await database.knex('outbox').select('envelope');
+    expect(events).toHaveLength(7);
+    for (const { envelope } of events) {
+      expect(envelope).toMatchObject({ type: 'notification.sent', correlationId: 'corr-1', payload: { channel: 'email', attempts: 1 } });
+    }
+    expect(events.map((e) => e.envelope.payload.notificationId)).not.toContain(lost.channel === 'email' ? lost.notificationId : undefined);
+  });
+});

@@ -1,0 +1,34 @@
+import { MicroBatcher } from '../src/lifecycle';
+
+describe('MicroBatcher', () => {
+  test('the first call is flushed alone at once; calls made during a flush go together in the next, each gets its own answer', async () => {
+    const flushed: number[][] = [];
+    let release: () => void = () => undefined;
+    const batcher = new MicroBatcher<number, string>(async (inputs) => {
+      flushed.push(inputs);
+      if (flushed.length === 1) await new Promise<void>((r) => (release = r));
+      return inputs.map((n) => `out-${n}`);
+    });
+    const first = batcher.submit(1);
+    const rest = [batcher.submit(2), batcher.submit(3), batcher.submit(4)];
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toEqual([[1]]);
+    release();
+    await expect(first).resolves.toBe('out-1');
+    await expect(Promise.all(rest)).resolves.toEqual(['out-2', 'out-3', 'out-4']);
+    expect(flushed).toEqual([[1], [2, 3, 4]]);
+  });
+
+  test('a batch is at most maxBatch; a failed flush rejects only the calls in it', async () => {
+    const flushed: number[][] = [];
+    const batcher = new MicroBatcher<number, number>(async (inputs) => {
+      flushed.push(inputs);
+      if (inputs.includes(3)) throw new Error('boom');
+      return inputs.map((n) => n * 10);
+    }, 2);
+    const calls = [1, 2, 3, 4, 5].map((n) => batcher.submit(n));
+    const settled = await Promise.allSettled(calls);
+    expect(flushed).toEqual([[1], [2, 3], [4, 5]]);
+    expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'rejected'))).toEqual([10, 'rejected', 'rejected', 40, 50]);
+  });
+});

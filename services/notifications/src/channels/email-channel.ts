@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
 import type CircuitBreaker from 'opossum';
 import type { ClaimedEmail } from '../domain/delivery';
@@ -8,6 +9,34 @@ export interface EmailChannelOptions {
   from: string;
   timeoutMs: number;
   breaker: BreakerSettings;
+}
+
+/**
+ * Opens the relay's TCP connection with Nagle's algorithm off (nodemailer's `getSocket` hook;
+ * implicit TLS and STARTTLS are layered on it by nodemailer as usual). nodemailer leaves Nagle
+ * on, and a message goes out in several writes after DATA: the later ones waited for the
+ * relay's delayed ACK (~40 ms) on every mail, which held a pool of three connections to about
+ * 65 mails/s on this machine (`npm run bench:smtp` measures both).
+ */
+export function noDelayConnection(timeoutMs: number) {
+  return (options: { host?: string; port?: number }, callback: (err: Error | null, socketOptions?: { connection: Socket }) => void): void => {
+    const socket = connect({ host: options.host, port: options.port as number });
+    socket.setNoDelay(true);
+    let settled = false;
+    const settle = (err: Error | null) => {
+      if (settled) return;
+      settled = true;
+      socket.setTimeout(0);
+      socket.off('error', settle);
+      if (err) {
+        socket.destroy();
+        callback(err);
+      } else callback(null, { connection: socket });
+    };
+    socket.setTimeout(timeoutMs, () => settle(Object.assign(new Error(`connection to ${options.host}:${options.port} timed out`), { code: 'ETIMEDOUT' })));
+    socket.once('error', settle);
+    socket.once('connect', () => settle(null));
+  };
 }
 
 /** Connection options from SMTP_URL (smtp://user:pass@host:port, smtps:// for implicit TLS). */
@@ -21,6 +50,7 @@ export function smtpOptions(smtpUrl: string, timeoutMs: number) {
     auth: url.username ? { user: decodeURIComponent(url.username), pass: decodeURIComponent(url.password) } : undefined,
     pool: true as const,
     maxConnections: 3,
+    getSocket: noDelayConnection(timeoutMs),
     connectionTimeout: timeoutMs,
     greetingTimeout: timeoutMs,
     socketTimeout: timeoutMs,

@@ -46,7 +46,7 @@ async function run(url, noDelay) {
 }
 
 async function main() {
-  const sink = fork(__filename, ['sink']);
+  const sink = fork(process.argv[1], ['sink']);
   const url = await new Promise((resolve) => sink.once('message', resolve));
   const results = { on: [], off: [] };
   try {

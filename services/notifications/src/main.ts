@@ -1,3 +1,4 @@
+import { isEventType } from '@guitaronline/contracts';
 import { errors, runService, type KeyResolver } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
 import { readConfig } from './config';
@@ -74,7 +75,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
             clock,
             route: async (types) => {
               try {
-                await messaging.consumer!.bind(routedEventTypes(types));
+                await messaging.consumer!.bind(types.filter(isEventType));
               } catch (err) {
                 logger.warn({ err: (err as Error).message }, 'could not bind the queue to a new subscription\'s event types');
                 throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');

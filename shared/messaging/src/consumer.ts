@@ -312,20 +312,20 @@ export class EventConsumer {
       fresh = await this.options.knex.transaction(async (trx) => {
         const inserted = await insertInboxRows(trx, items.map((i) => i.event), consumer);
         const handled = new Set<string>();
-        const fresh: Accepted[] = [];
+        const toHandle: Accepted[] = [];
         for (const item of items) {
           if (!inserted.has(item.event.id) || handled.has(item.event.id)) continue;
           handled.add(item.event.id);
-          fresh.push(item);
+          toHandle.push(item);
         }
         const { handleBatch } = this.options;
-        if (handleBatch && fresh.length > 0) {
+        if (handleBatch && toHandle.length > 0) {
           await handleBatch(
             trx,
-            fresh.map((i) => i.event),
+            toHandle.map((i) => i.event),
           );
         } else {
-          for (const { event, handler } of fresh) {
+          for (const { event, handler } of toHandle) {
             await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () => handler(trx, event));
           }
         }

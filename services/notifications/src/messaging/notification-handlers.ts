@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { eventTypes, type DomainEvent, type EventType } from '@guitaronline/contracts';
+import { eventTypes, isEventType, type DomainEvent, type EventType } from '@guitaronline/contracts';
 import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
@@ -52,8 +52,7 @@ async function deliveriesFor(trx: Knex.Transaction, event: DomainEvent, now: Dat
  * and `extra` (the types webhook subscriptions name). Types outside the catalogue are left out.
  */
 export function routedEventTypes(extra: readonly string[] = []): EventType[] {
-  const known = new Set<string>(eventTypes);
-  return [...new Set<EventType>([...notifiableTypes, 'identity.user.registered', ...(extra.filter((t) => known.has(t)) as EventType[])])];
+  return [...new Set<EventType>([...notifiableTypes, 'identity.user.registered', ...extra.filter(isEventType)])];
 }
 
 /**

@@ -44,14 +44,10 @@ export interface CommittedBatch {
 
 const batches = new WeakMap<object, CommittedBatch>();
 
-/**
- * Records events in the caller's transaction (one multi-row insert): they are published after
- * it commits, and never if it rolls back. Envelopes in input order.
- */
-export async function recordEvents(trx: Transactionish, inputs: readonly RecordEventInput<EventType>[]): Promise<DomainEvent[]> {
-  if (inputs.length === 0) return [];
+/** Envelopes for new events: payloads validated against the catalogue, ids and defaults assigned. */
+export function newEnvelopes(inputs: readonly RecordEventInput<EventType>[]): DomainEvent[] {
   const context = getContext();
-  const envelopes = inputs.map((input) => {
+  return inputs.map((input) => {
     const entry = eventCatalogue[input.type];
     return {
       id: randomUUID(),
@@ -65,24 +61,45 @@ export async function recordEvents(trx: Transactionish, inputs: readonly RecordE
       payload: validatePayload(input.type, input.payload),
     } as unknown as DomainEvent;
   });
+}
+
+const outboxRowOf = (envelope: DomainEvent): OutboxRow => ({ id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] });
+
+/**
+ * For a statement that writes outbox rows itself (e.g. in a CTE, as one autocommit statement):
+ * once it has committed, hands the rows it wrote to the in-process relay, as recordEvents does
+ * after a commit. Rows not handed over are still published by the relay's poll.
+ */
+export function announceCommitted(db: Knex, envelopes: readonly DomainEvent[]): void {
+  if (envelopes.length === 0) return;
+  const config = (db as unknown as { client: { config: unknown } }).client.config;
+  outboxSignal.emit('committed', { config, rows: envelopes.map(outboxRowOf), taken: false } satisfies CommittedBatch);
+}
+
+/**
+ * Records events in the caller's transaction (one multi-row insert): they are published after
+ * it commits, and never if it rolls back. Envelopes in input order.
+ */
+export async function recordEvents(trx: Transactionish, inputs: readonly RecordEventInput<EventType>[]): Promise<DomainEvent[]> {
+  if (inputs.length === 0) return [];
+  const envelopes = newEnvelopes(inputs);
   await trx(OUTBOX_TABLE).insert(envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope })));
-  const rows = envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, envelope: envelope as unknown as OutboxRow['envelope'] }));
-  const config = (trx as unknown as { client: { config: unknown } }).client.config;
   const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
   if (!t.isTransaction || !t.executionPromise) {
     // autocommit insert: already committed
-    outboxSignal.emit('committed', { config, rows, taken: false } satisfies CommittedBatch);
+    announceCommitted(trx as Knex, envelopes);
     return envelopes;
   }
   let batch = batches.get(trx);
   if (!batch) {
+    const config = (trx as unknown as { client: { config: unknown } }).client.config;
     const created: CommittedBatch = { config, rows: [], taken: false };
     batches.set(trx, created);
     // executionPromise settles when the transaction ends; a rollback emits nothing
     t.executionPromise.then(() => outboxSignal.emit('committed', created), () => undefined);
     batch = created;
   }
-  batch.rows.push(...rows);
+  batch.rows.push(...envelopes.map(outboxRowOf));
   return envelopes;
 }
 

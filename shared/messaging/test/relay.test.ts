@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep } from '@guitaronline/testing';
-import { BrokerConnection, OutboxRelay, recordEvent } from '../src';
+import { BrokerConnection, OutboxRelay, announceCommitted, newEnvelopes, recordEvent } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 const registered = (userId = randomUUID()) => ({
@@ -68,6 +68,30 @@ describe('outbox relay', () => {
     } finally {
       await Promise.all(relays.map((r) => r.stop()));
       await Promise.all(connections.map((c) => c.stop()));
+      await capture.close();
+    }
+  });
+
+  test('when a statement writes outbox rows itself and announces them, the relay publishes them from memory without waiting for its poll', async () => {
+    const capture = await captureMessages(fx.exchange);
+    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-announce', logger: silentLogger });
+    await connection.start();
+    // a poll a minute away: only the in-process handoff can publish within this test
+    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 60_000 });
+    relay.start();
+    try {
+      const [announced, silent] = newEnvelopes([registered(), registered()]);
+      const row = (e: typeof announced) => ({ id: e!.id, type: e!.type, aggregate_id: e!.aggregateId, envelope: e });
+      await fx.knex('outbox').insert([row(announced), row(silent)]);
+      announceCommitted(fx.knex, [announced!]);
+      await eventually(() => capture.messages.length >= 1, { timeoutMs: 5_000 });
+      await sleep(500);
+      expect(capture.messages.map((m) => m.body.id)).toEqual([announced!.id]);
+      await eventually(async () => (await fx.knex('outbox').where({ id: announced!.id }).first())?.published_at != null);
+      expect((await fx.knex('outbox').where({ id: silent!.id }).first()).published_at).toBeNull();
+    } finally {
+      await relay.stop();
+      await connection.stop();
       await capture.close();
     }
   });

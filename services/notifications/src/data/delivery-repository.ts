@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { recordEvent, recordEvents } from '@guitaronline/messaging';
+import { announceCommitted, newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { MicroBatcher } from '@guitaronline/platform';
-import type { ClaimedDelivery, DeliveryStore, PausedChannels } from '../domain/delivery';
+import type { ClaimedDelivery, ClaimedEmail, DeliveryStore, PausedChannels } from '../domain/delivery';
 
 type Db = Knex | Knex.Transaction;
 
@@ -23,6 +23,7 @@ interface ClaimedRow {
   event_id: string;
   event_type: string;
   occurred_at: Date;
+  correlation_id: string | null;
   payload: Record<string, unknown> | null;
   notification_id: string | null;
   subscription_id: string | null;
@@ -42,6 +43,7 @@ function toClaimed(r: ClaimedRow): ClaimedDelivery {
     eventId: r.event_id,
     eventType: r.event_type,
     occurredAt: r.occurred_at.toISOString(),
+    correlationId: r.correlation_id,
   };
   if (r.channel === 'email') {
     return { ...base, channel: 'email', notificationId: r.notification_id!, userId: r.user_id!, to: r.email!, subject: r.subject!, text: r.body! };
@@ -90,7 +92,7 @@ export class PgDeliveryStore implements DeliveryStore {
          from due where d.id = due.id
          returning d.*
        )
-       select c.id, c.channel, c.claim_token, c.attempts, c.event_id, c.event_type, c.occurred_at, c.payload,
+       select c.id, c.channel, c.claim_token, c.attempts, c.event_id, c.event_type, c.occurred_at, c.correlation_id, c.payload,
               c.notification_id, c.subscription_id, n.user_id, n.email, n.subject, n.body, s.url, s.secret
        from claimed c
        left join notifications n on n.id = c.notification_id
@@ -115,49 +117,60 @@ export class PgDeliveryStore implements DeliveryStore {
   }
 
   /**
-   * Ends tries that succeeded, in one transaction: each row is marked sent if the claim is still
-   * its own (one conditional update for all), its attempt is logged and, for an e-mail, its
-   * notification.sent event recorded. Answers, per mark, whether the claim held.
+   * Ends tries that succeeded, in one statement (so one atomic write, no transaction round
+   * trips): each row is marked sent if the claim is still its own, its attempt is logged and,
+   * for an e-mail, its notification.sent event written to the outbox. The claim token guards
+   * the attempt count too, so the events are built beforehand with `attempts + 1`; those of a
+   * lost claim are not inserted. Answers, per mark, whether the claim held.
    */
   private async markSentTogether(marks: { delivery: ClaimedDelivery; now: Date }[]): Promise<boolean[]> {
-    return this.knex.transaction(async (trx) => {
-      const { rows } = await trx.raw<{ rows: { id: string; attempts: number; correlation_id: string | null }[] }>(
-        `with done as (
-           select * from unnest(?::uuid[], ?::uuid[], ?::timestamptz[]) as t(id, claim_token, at)
-         ), sent as (
-           update deliveries d
-           set status = 'sent', sent_at = done.at, last_error = null, next_attempt_at = null, attempts = d.attempts + 1,
-               claim_token = null, last_attempt_at = done.at, updated_at = done.at
-           from done
-           where d.id = done.id and d.claim_token = done.claim_token and d.status = 'sending'
-           returning d.id, d.attempts, d.correlation_id, done.at
-         ), logged as (
-           insert into delivery_attempts (delivery_id, attempt, outcome, attempted_at)
-           select id, attempts, 'sent', at from sent
-         )
-         select id, attempts, correlation_id from sent`,
-        [marks.map((m) => m.delivery.id), marks.map((m) => m.delivery.claimToken), marks.map((m) => m.now)],
-      );
-      const marked = new Map(rows.map((r) => [r.id, r]));
-      await recordEvents(
-        trx,
-        marks.flatMap(({ delivery, now }) => {
-          const row = marked.get(delivery.id);
-          if (!row || delivery.channel !== 'email') return [];
-          return [
-            {
-              type: 'notification.sent' as const,
-              aggregateId: delivery.notificationId,
-              payload: { notificationId: delivery.notificationId, userId: delivery.userId, channel: 'email' as const, attempts: row.attempts },
-              occurredAt: now,
-              correlationId: row.correlation_id ?? undefined,
-              causationId: delivery.eventId,
-            },
-          ];
-        }),
-      );
-      return marks.map((m) => marked.has(m.delivery.id));
-    });
+    const emails = marks.filter((m): m is { delivery: ClaimedEmail; now: Date } => m.delivery.channel === 'email');
+    const events = newEnvelopes(
+      emails.map(({ delivery, now }) => ({
+        type: 'notification.sent' as const,
+        aggregateId: delivery.notificationId,
+        payload: { notificationId: delivery.notificationId, userId: delivery.userId, channel: 'email' as const, attempts: delivery.attempts + 1 },
+        occurredAt: now,
+        correlationId: delivery.correlationId ?? undefined,
+        causationId: delivery.eventId,
+      })),
+    );
+    const { rows } = await this.knex.raw<{ rows: { id: string }[] }>(
+      `with done as (
+         select * from unnest(:ids::uuid[], :tokens::uuid[], :ats::timestamptz[]) as t(id, claim_token, at)
+       ), sent as (
+         update deliveries d
+         set status = 'sent', sent_at = done.at, last_error = null, next_attempt_at = null, attempts = d.attempts + 1,
+             claim_token = null, last_attempt_at = done.at, updated_at = done.at
+         from done
+         where d.id = done.id and d.claim_token = done.claim_token and d.status = 'sending'
+         returning d.id, d.attempts, done.at
+       ), logged as (
+         insert into delivery_attempts (delivery_id, attempt, outcome, attempted_at)
+         select id, attempts, 'sent', at from sent
+       ), recorded as (
+         insert into outbox (id, type, aggregate_id, envelope)
+         select e.id, 'notification.sent', e.aggregate_id, e.envelope
+         from unnest(:eventDeliveries::uuid[], :eventIds::uuid[], :aggregates::text[], :envelopes::jsonb[]) as e(delivery_id, id, aggregate_id, envelope)
+         join sent on sent.id = e.delivery_id
+       )
+       select id from sent`,
+      {
+        ids: marks.map((m) => m.delivery.id),
+        tokens: marks.map((m) => m.delivery.claimToken),
+        ats: marks.map((m) => m.now),
+        eventDeliveries: emails.map((m) => m.delivery.id),
+        eventIds: events.map((e) => e.id),
+        aggregates: events.map((e) => e.aggregateId),
+        envelopes: events.map((e) => JSON.stringify(e)),
+      },
+    );
+    const marked = new Set(rows.map((r) => r.id));
+    announceCommitted(
+      this.knex,
+      events.filter((_, i) => marked.has(emails[i]!.delivery.id)),
+    );
+    return marks.map((m) => marked.has(m.delivery.id));
   }
 
   markFailed(delivery: ClaimedDelivery, { now, error, nextAttemptAt }: { now: Date; error: string; nextAttemptAt: Date | null }): Promise<boolean> {

@@ -11,6 +11,8 @@ interface ClaimedBase {
   eventId: string;
   eventType: string;
   occurredAt: string;
+  /** The causing event's correlation id: the delivery's own events continue its trace. */
+  correlationId: string | null;
 }
 
 export interface ClaimedEmail extends ClaimedBase {

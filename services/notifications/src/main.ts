@@ -52,6 +52,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         random: deps.random,
       });
       const subscribed = await subscribedEventTypes(db);
+      const handling = notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() });
       const purge = async () => {
         const before = new Date(clock().getTime() - config.NOTIFY_RETENTION_DAYS * 86_400_000);
         const purged = await purgeSettledHistory(db, before);
@@ -60,8 +61,9 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       };
       return {
         resolveKey: deps.resolveKey,
-        handlers: notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() }),
+        handlers: handling.handlers,
         consumer: {
+          handleBatch: handling.handleBatch,
           // the queue gets the types that notify people and those live webhooks name; a new
           // subscription binds its types before it is stored
           bindings: routedEventTypes(subscribed),

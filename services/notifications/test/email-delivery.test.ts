@@ -108,6 +108,32 @@ describe('e-mail notifications', () => {
     expect(fx.smtp.state.received).toHaveLength(2);
   });
 
+  test('when events and their recipients\' registrations arrive in one batch, in any order and twice, then every e-mail goes out once to its address', async () => {
+    // a long linger: everything published below is handled in one consumer transaction
+    fx = await setup(issuer, database, { NOTIFY_CONSUMER_LINGER_MS: '400' });
+    const student = registered('student');
+    const teacher = registered('teacher');
+    const confirmed = bookingConfirmed(student.payload.userId, teacher.payload.userId);
+    const created = makeEvent('lesson.created', { lessonId: randomUUID(), bookingId: confirmed.payload.bookingId, studentId: student.payload.userId, teacherId: teacher.payload.userId, startAt: confirmed.payload.startAt });
+    let inboxWrites = 0;
+    const countInboxWrites = (q: { sql: string }) => {
+      if (/^insert into "inbox"/i.test(q.sql)) inboxWrites += 1;
+    };
+    fx.service!.db.on('query', countInboxWrites);
+    await fx.publisher.publish(confirmed, student, created, confirmed, teacher);
+
+    await eventually(() => fx.smtp.state.received.length === 4);
+    await sleep(500);
+    fx.service!.db.off('query', countInboxWrites);
+    expect(fx.smtp.to(student.payload.email)).toHaveLength(2);
+    expect(fx.smtp.to(teacher.payload.email)).toHaveLength(2);
+    expect(fx.smtp.state.received).toHaveLength(4);
+    const waiting = await fx.db('notifications').whereNull('email');
+    expect(waiting).toEqual([]);
+    // the five messages were one batch: one inbox write, one transaction
+    expect(inboxWrites).toBe(1);
+  });
+
   test('when the SMTP server refuses for a while, then retries come at growing delays and the mail is delivered once it accepts', async () => {
     fx = await setup(issuer, database, { NOTIFY_BACKOFF_BASE_MS: '40' });
     const student = registered('student');

@@ -24,55 +24,62 @@ export interface EventDeliveriesInput {
 }
 
 /**
- * Everything one event makes, in one statement: an e-mail notification and its delivery per
- * recipient (the unique (event, user, channel) key makes a second call a no-op), and a webhook
- * delivery per live subscription to the event's type (unique per (event, subscription)). The
- * subscriptions are read FOR SHARE until the caller commits, so a concurrent delete waits for
- * the deliveries made here and then cancels them too (or, if it committed first, the re-checked
- * row no longer matches and nothing is made). Returns the deliveries that are due now.
+ * Everything some events make, in one statement: per event, an e-mail notification and its
+ * delivery per recipient (the unique (event, user, channel) key makes a second call a no-op),
+ * and a webhook delivery per live subscription to its type (unique per (event, subscription)).
+ * The subscriptions are read FOR SHARE until the caller commits, so a concurrent delete waits
+ * for the deliveries made here and then cancels them too (or, if it committed first, the
+ * re-checked row no longer matches and nothing is made). Returns the deliveries due now.
  */
-export async function createEventDeliveries(trx: Knex.Transaction, input: EventDeliveriesInput, now: Date): Promise<number> {
+export async function createEventDeliveries(trx: Knex.Transaction, events: readonly EventDeliveriesInput[], now: Date): Promise<number> {
+  if (events.length === 0) return 0;
+  const mails = events.flatMap((e) => e.emails.map((m) => ({ ...m, eventId: e.eventId })));
   const { rows } = await trx.raw<{ rows: { due: number }[] }>(
-    `with input as (
-       select * from unnest(:ids::uuid[], :users::uuid[], :emails::text[], :subjects::text[], :bodies::text[])
-         as i(id, user_id, email, subject, body)
+    `with events as (
+       select * from unnest(:eventIds::uuid[], :types::text[], :occurredAts::timestamptz[], :correlationIds::text[], :payloads::jsonb[])
+         as e(event_id, event_type, occurred_at, correlation_id, payload)
+     ), input as (
+       select * from unnest(:ids::uuid[], :mailEvents::uuid[], :users::uuid[], :emails::text[], :subjects::text[], :bodies::text[])
+         as i(id, event_id, user_id, email, subject, body)
      ), made as (
        insert into notifications (id, event_id, event_type, user_id, channel, email, subject, body, created_at)
-       select id, :eventId, :eventType, user_id, 'email', email, subject, body, :now from input
+       select i.id, i.event_id, e.event_type, i.user_id, 'email', i.email, i.subject, i.body, :now
+       from input i join events e on e.event_id = i.event_id
        on conflict (event_id, user_id, channel) do nothing
-       returning id, email
+       returning id, event_id, email
      ), mails as (
        insert into deliveries (id, channel, notification_id, event_id, event_type, occurred_at, correlation_id,
                                status, attempts, next_attempt_at, created_at, updated_at)
-       select gen_random_uuid(), 'email', made.id, :eventId, :eventType, :occurredAt, :correlationId,
+       select gen_random_uuid(), 'email', made.id, e.event_id, e.event_type, e.occurred_at, e.correlation_id,
               'pending', 0, case when made.email is null then null else :now::timestamptz end, :now, :now
-       from made
+       from made join events e on e.event_id = made.event_id
        returning next_attempt_at
      ), subscribed as (
-       select id from webhook_subscriptions
-       where deleted_at is null and events @> array[:eventType]::text[]
-       for share
+       select e.event_id, s.id as subscription_id
+       from events e join webhook_subscriptions s on s.deleted_at is null and s.events @> array[e.event_type]
+       for share of s
      ), hooks as (
        insert into deliveries (id, channel, subscription_id, event_id, event_type, occurred_at, correlation_id, payload,
                                status, attempts, next_attempt_at, created_at, updated_at)
-       select gen_random_uuid(), 'webhook', subscribed.id, :eventId, :eventType, :occurredAt, :correlationId, :payload::jsonb,
+       select gen_random_uuid(), 'webhook', sub.subscription_id, e.event_id, e.event_type, e.occurred_at, e.correlation_id, e.payload,
               'pending', 0, :now, :now, :now
-       from subscribed
+       from subscribed sub join events e on e.event_id = sub.event_id
        on conflict (event_id, subscription_id) do nothing
        returning id
      )
      select ((select count(*) from mails where next_attempt_at is not null) + (select count(*) from hooks))::int as due`,
     {
-      ids: input.emails.map(() => randomUUID()),
-      users: input.emails.map((e) => e.userId),
-      emails: input.emails.map((e) => e.email),
-      subjects: input.emails.map((e) => e.subject),
-      bodies: input.emails.map((e) => e.text),
-      eventId: input.eventId,
-      eventType: input.eventType,
-      occurredAt: input.occurredAt,
-      correlationId: input.correlationId,
-      payload: JSON.stringify(input.payload),
+      eventIds: events.map((e) => e.eventId),
+      types: events.map((e) => e.eventType),
+      occurredAts: events.map((e) => e.occurredAt),
+      correlationIds: events.map((e) => e.correlationId),
+      payloads: events.map((e) => JSON.stringify(e.payload)),
+      ids: mails.map(() => randomUUID()),
+      mailEvents: mails.map((m) => m.eventId),
+      users: mails.map((m) => m.userId),
+      emails: mails.map((m) => m.email),
+      subjects: mails.map((m) => m.subject),
+      bodies: mails.map((m) => m.text),
       now,
     },
   );

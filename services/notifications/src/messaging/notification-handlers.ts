@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { eventTypes, isEventType, type DomainEvent, type EventType } from '@guitaronline/contracts';
-import type { EventHandler, EventHandlers } from '@guitaronline/messaging';
+import type { BatchHandler, EventHandler, EventHandlers } from '@guitaronline/messaging';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
 import { isNotifiable, notifiableTypes, recipientsOf } from '../domain/recipients';
@@ -20,29 +20,28 @@ function afterCommit(trx: Knex.Transaction, fn: () => void): void {
 }
 
 /**
- * What an event makes: an e-mail per recipient (for the types of EVENTS.md that notify people)
- * and a webhook delivery per live subscription to its type. A recipient not yet in the read
- * model (their registration event has not arrived) gets a notification without an address
- * whose delivery waits, unscheduled, for that event.
+ * What events make: an e-mail per recipient (for the types of EVENTS.md that notify people) and
+ * a webhook delivery per live subscription to their type; one recipient lookup and one write
+ * for all of them. A recipient not yet in the read model (their registration event has not
+ * arrived) gets a notification without an address whose delivery waits, unscheduled, for it.
  */
-async function deliveriesFor(trx: Knex.Transaction, event: DomainEvent, now: Date): Promise<number> {
-  const userIds = isNotifiable(event.type) ? recipientsOf(event) : [];
-  const known = await findRecipients(trx, userIds);
-  const emails = userIds.map((userId) => {
-    const recipient = known.get(userId);
-    const content = renderEmail(event, { userId, fullName: recipient?.fullName });
-    return { userId, email: recipient?.email ?? null, subject: content.subject, text: content.text };
-  });
+async function deliveriesFor(trx: Knex.Transaction, events: readonly DomainEvent[], now: Date): Promise<number> {
+  const people = events.map((event) => (isNotifiable(event.type) ? recipientsOf(event) : []));
+  const known = await findRecipients(trx, [...new Set(people.flat())]);
   return createEventDeliveries(
     trx,
-    {
+    events.map((event, i) => ({
       eventId: event.id,
       eventType: event.type,
       occurredAt: new Date(event.occurredAt),
       correlationId: event.correlationId,
       payload: event.payload as Record<string, unknown>,
-      emails,
-    },
+      emails: people[i]!.map((userId) => {
+        const recipient = known.get(userId);
+        const content = renderEmail(event, { userId, fullName: recipient?.fullName });
+        return { userId, email: recipient?.email ?? null, subject: content.subject, text: content.text };
+      }),
+    })),
     now,
   );
 }
@@ -64,24 +63,26 @@ export function routedEventTypes(extra: readonly string[] = []): EventType[] {
  * it; twice is stopped by the inbox and, behind it, by the unique (event, recipient, channel)
  * and (event, subscription) keys.
  */
-export function notificationHandlers(deps: HandlerDeps): EventHandlers {
-  const handleEvent: EventHandler = async (trx, event) => {
-    const due = await deliveriesFor(trx, event, deps.clock());
+export function notificationHandlers(deps: HandlerDeps): { handlers: EventHandlers; handleBatch: BatchHandler } {
+  /**
+   * Registrations first (the recipients' read model; a late registration releases the
+   * notifications waiting for it), then what every event makes, the registrations' webhooks
+   * included: an event finds the address of a recipient registered anywhere in its batch.
+   */
+  const handleBatch: BatchHandler = async (trx, events) => {
+    const now = deps.clock();
+    let due = 0;
+    for (const event of events) {
+      if (event.type !== 'identity.user.registered') continue;
+      const p = (event as DomainEvent<'identity.user.registered'>).payload;
+      await upsertRecipient(trx, { userId: p.userId, email: p.email, role: p.role, fullName: p.fullName, registeredAt: new Date(event.occurredAt) }, now);
+      due += await releaseAwaitingNotifications(trx, p.userId, p.email, now);
+    }
+    due += await deliveriesFor(trx, events, now);
     if (due > 0) afterCommit(trx, deps.onDeliveriesDue);
   };
-
-  /** The recipient read model; a late registration releases the notifications waiting for it. */
-  const handleRegistered: EventHandler<'identity.user.registered'> = async (trx, event) => {
-    const now = deps.clock();
-    const p = event.payload;
-    await upsertRecipient(trx, { userId: p.userId, email: p.email, role: p.role, fullName: p.fullName, registeredAt: new Date(event.occurredAt) }, now);
-    const released = await releaseAwaitingNotifications(trx, p.userId, p.email, now);
-    const hooks = await deliveriesFor(trx, event, now);
-    if (released + hooks > 0) afterCommit(trx, deps.onDeliveriesDue);
-  };
-
+  const handleOne: EventHandler = (trx, event) => handleBatch(trx, [event]);
   const handlers: Partial<Record<EventType, EventHandler>> = {};
-  for (const type of eventTypes) handlers[type] = handleEvent;
-  handlers['identity.user.registered'] = handleRegistered as EventHandler;
-  return handlers as EventHandlers;
+  for (const type of eventTypes) handlers[type] = handleOne;
+  return { handlers: handlers as EventHandlers, handleBatch };
 }

@@ -356,10 +356,6 @@ async function main() {
   for (const k of Object.keys(infraAfter)) perSaga.push(`${k} ${f((infraAfter[k] - infraBefore[k]) / allSagas)}`);
   const driver = process.cpuUsage(driverBefore);
   if (perSaga.length) console.log(`CPU ms per saga (both phases, ${allSagas} sagas): ${perSaga.join(', ')}, load driver ${f((driver.user + driver.system) / 1000 / allSagas)}`);
-  if (queryStats.size) {
-    console.log(`\nqueries by statement during the measured phases (top 60; ${phase1.sagas + sent} sagas):`);
-    for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(String(n).padStart(8), k);
-  }
   if (services.includes('notifications')) console.log(`e-mails the SMTP sink accepted during the phases: ${smtp.state.received.length - mailsBefore} (six per saga: held, confirmed and lesson created, to the student and to the teacher)`);
 
   // What a saga costs in all, work that trails it included (e-mails, read models): CPU from the
@@ -379,6 +375,10 @@ async function main() {
   const sumOf = (parts) => parts.reduce((a, p) => a + Number(p.split(' ').pop()), 0);
   if (totalPerSaga.length) {
     console.log(`CPU ms per saga with the trailing work done (drained ${drainSeconds.toFixed(1)} s after the phases${services.includes('notifications') ? `, ${smtp.state.received.length - mailsBefore} e-mails in all` : ''}): ${totalPerSaga.join(', ')} — ${f(sumOf(totalPerSaga))} in all`);
+  }
+  if (queryStats.size) {
+    console.log(`\nqueries by statement, the measured phases and the trailing work (top 60; ${allSagas} sagas):`);
+    for (const [k, n] of [...queryStats].sort((a, b) => b[1] - a[1]).slice(0, 60)) console.log(String(n).padStart(8), k);
   }
   await conn.close();
   for (const s of started.reverse()) await s.stop();

@@ -375,6 +375,10 @@ async function main() {
   const sumOf = (parts) => parts.reduce((a, p) => a + Number(p.split(' ').pop()), 0);
   if (totalPerSaga.length) {
     console.log(`CPU ms per saga with the trailing work done (drained ${drainSeconds.toFixed(1)} s after the phases${services.includes('notifications') ? `, ${smtp.state.received.length - mailsBefore} e-mails in all` : ''}): ${totalPerSaga.join(', ')} — ${f(sumOf(totalPerSaga))} in all`);
+    // what that means for this box: the share of its cores a steady RATE takes, and the rate that would fill them
+    const cores = require('node:os').availableParallelism();
+    const total = sumOf(totalPerSaga);
+    console.log(`  on ${cores} cores: ${RATE} sagas/s would keep them ${f((total * RATE) / (10 * cores))} % busy; they are full at ${f((1000 * cores) / total)} sagas/s (load driver and SMTP sink not counted)`);
   }
   if (queryStats.size) {
     console.log(`\nqueries by statement, the measured phases and the trailing work (top 60; ${allSagas} sagas):`);

@@ -68,7 +68,7 @@ type Outcome = 'sent' | 'failed' | 'dead';
  * worker whose lease ran out (and whose row was claimed again) cannot overwrite the new claim.
  */
 export class PgDeliveryStore implements DeliveryStore {
-  /** Sends that ended meanwhile are marked together: one transaction per flush, not per mail. */
+  /** Sends that ended meanwhile are marked together: one statement per flush, not a transaction per mail. */
   private readonly sentMarks = new MicroBatcher<{ delivery: ClaimedDelivery; now: Date }, boolean>((marks) => this.markSentTogether(marks));
 
   constructor(private readonly knex: Knex) {}

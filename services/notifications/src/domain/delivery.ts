@@ -43,7 +43,7 @@ export interface PausedChannels {
 /** What the worker needs from storage; every mark is conditional on the claim token. */
 export interface DeliveryStore {
   claimDue(input: { now: Date; leaseUntil: Date; limit: number; paused: PausedChannels }): Promise<ClaimedDelivery[]>;
-  /** Marks sent (and records notification.sent for e-mail) in one transaction; false if the claim was lost. */
+  /** Marks sent (and records notification.sent for e-mail) in one atomic write; false if the claim was lost. */
   markSent(delivery: ClaimedDelivery, now: Date): Promise<boolean>;
   /** Records a failed attempt: rescheduled at `nextAttemptAt`, or dead when that is null. */
   markFailed(delivery: ClaimedDelivery, input: { now: Date; error: string; nextAttemptAt: Date | null }): Promise<boolean>;

@@ -1,4 +1,4 @@
-import { isEventType } from '@guitaronline/contracts';
+import type { EventConsumer } from '@guitaronline/messaging';
 import { errors, runService, type KeyResolver } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
 import { readConfig } from './config';
@@ -8,12 +8,13 @@ import { OutboundChannels } from './channels/delivery-channels';
 import { EmailChannel } from './channels/email-channel';
 import { WebhookChannel } from './channels/webhook-channel';
 import { PgDeliveryStore, purgeSettledHistory } from './data/delivery-repository';
-import { pgWebhookStore, subscribedEventTypes } from './data/webhook-repository';
+import { subscribedEventTypes } from './data/webhook-repository';
 import { deliveryMetrics } from './delivery-metrics';
 import { systemClock, type Clock } from './domain/clock';
 import { DeliveryWorker } from './domain/delivery-worker';
 import { WebhookSubscriptions } from './domain/webhook-subscriptions';
-import { notificationHandlers, routedEventTypes } from './messaging/notification-handlers';
+import { reconcileRouting, routedEventTypes, routedWebhookStore, type Router } from './messaging/event-routing';
+import { notificationHandlers } from './messaging/notification-handlers';
 
 export const SERVICE = 'notifications';
 
@@ -52,6 +53,19 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         random: deps.random,
       });
       const subscribed = await subscribedEventTypes(db);
+      // the queue's bindings, through the consumer (there once the routes are mounted)
+      let consumer: EventConsumer | undefined;
+      const router: Router = {
+        async bind(types) {
+          try {
+            await consumer!.bind(types);
+          } catch (err) {
+            logger.warn({ err: (err as Error).message, types }, 'could not bind the queue to event types');
+            throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');
+          }
+        },
+        unbind: (types) => consumer!.unbind(types),
+      };
       const handling = notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() });
       const purge = async () => {
         const before = new Date(clock().getTime() - config.NOTIFY_RETENTION_DAYS * 86_400_000);
@@ -65,29 +79,30 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         consumer: {
           handleBatch: handling.handleBatch,
           // the queue gets the types that notify people and those live webhooks name; a new
-          // subscription binds its types before it is stored
+          // subscription binds its types before it is stored, the last one naming a type unbinds it
           bindings: routedEventTypes(subscribed),
           // one transaction per burst of events
           batch: 50,
           batchLingerMs: config.NOTIFY_CONSUMER_LINGER_MS,
         },
         routes(app, { auth, messaging }) {
+          consumer = messaging.consumer;
           const webhooks = new WebhookSubscriptions({
-            store: pgWebhookStore(db),
+            store: routedWebhookStore(db, router, logger),
             clock,
-            route: async (types) => {
-              try {
-                await messaging.consumer!.bind(types.filter(isEventType));
-              } catch (err) {
-                logger.warn({ err: (err as Error).message }, 'could not bind the queue to a new subscription\'s event types');
-                throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');
-              }
-            },
             onDeleted: (id) => webhookChannel.forget(id),
           });
           app.use(notificationRoutes({ db, auth, clock, webhooks }));
         },
         background: [
+          () => {
+            // bindings an earlier version (or a failed unbind) left beyond what is needed go
+            const reconciled = reconcileRouting(db, router).then(
+              ({ bound, unbound }) => logger.info({ bound: bound.length, unbound: unbound.length }, 'event routing reconciled'),
+              (err: unknown) => logger.warn({ err: (err as Error).message }, 'event routing not reconciled; extra bindings stay until the next start'),
+            );
+            return { stop: () => reconciled };
+          },
           () => {
             worker.start();
             return worker;

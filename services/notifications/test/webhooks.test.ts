@@ -1,5 +1,5 @@
 import { createHmac, randomUUID } from 'node:crypto';
-import { deleteBus, eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
+import { deleteBus, eventually, sleep, startTestIssuer, testInfra, type TestIssuer } from '@guitaronline/testing';
 import { bookingConfirmed, freshDatabase, makeEvent, registered, setup, startReceiver, type Fixture, type TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
@@ -108,6 +108,43 @@ describe('webhooks', () => {
       await fx.service!.stop();
       await deleteBus(replicaBus, ['notifications']);
     }
+  });
+
+  test('when the last subscription naming a type is deleted, then the type is unbound; at start, bindings beyond what is needed are removed', async () => {
+    fx = await setup(issuer, database);
+    receiver = await startReceiver();
+    const debited = () => makeEvent('billing.lesson.debited', { bookingId: randomUUID(), packageId: randomUUID(), lessonsLeft: 3 });
+    const reached = async (id: string) => (await fx.db('inbox').where({ message_id: id })).length === 1;
+
+    const first = await subscribe(receiver.url, ['billing.lesson.debited', 'booking.confirmed']);
+    const second = await subscribe(receiver.url, ['billing.lesson.debited']);
+    expect((await call('DELETE', `/api/v1/notifications/webhooks/${first.id}`)).status).toBe(204);
+    const whileNamed = debited();
+    await fx.publisher.publish(whileNamed);
+    await eventually(() => reached(whileNamed.id)); // the second subscription still names it
+
+    expect((await call('DELETE', `/api/v1/notifications/webhooks/${second.id}`)).status).toBe(204);
+    const afterLast = debited();
+    const notifying = bookingConfirmed(randomUUID(), randomUUID());
+    await fx.publisher.publish(afterLast, notifying);
+    await eventually(() => reached(notifying.id)); // a type that e-mails people stays bound
+    await sleep(300);
+    expect(await reached(afterLast.id)).toBe(false);
+
+    // a queue an earlier version bound to more types: the next start unbinds them
+    await fx.service!.stop();
+    const ch = await (await import('amqplib')).connect(testInfra().amqpUrl);
+    const channel = await ch.createChannel();
+    await channel.bindQueue(`${fx.bus.EVENTS_QUEUE_PREFIX}notifications.events`, fx.bus.EVENTS_EXCHANGE, 'billing.lesson.debited');
+    await ch.close();
+    await fx.startService();
+    await eventually(async () => {
+      const probe = debited();
+      const marker = bookingConfirmed(randomUUID(), randomUUID());
+      await fx.publisher.publish(probe, marker);
+      await eventually(() => reached(marker.id));
+      return !(await reached(probe.id));
+    });
   });
 
   test('when the receiver answers 500, then the delivery is retried with the same delivery id until it succeeds', async () => {

@@ -1,4 +1,4 @@
-import type { ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -176,13 +176,23 @@ export class EventConsumer {
    * replica receives them from here on). Rejects when the broker cannot be reached.
    */
   async bind(types: readonly EventType[]): Promise<void> {
-    const model = this.options.connection.current;
-    if (!model) throw new Error('broker connection is down');
     const unknown = types.filter((t) => !this.options.handlers[t]);
     if (unknown.length > 0) throw new Error(`no handler for ${unknown.join(', ')}`);
+    await this.changeBindings((channel, type) => channel.bindQueue(this.queues.main, this.options.exchange, type), types);
+  }
+
+  /** Unbinds event types from the queue (idempotent; a type that was not bound is fine). */
+  async unbind(types: readonly EventType[]): Promise<void> {
+    await this.changeBindings((channel, type) => channel.unbindQueue(this.queues.main, this.options.exchange, type), types);
+  }
+
+  private async changeBindings(change: (channel: Channel, type: EventType) => Promise<unknown>, types: readonly EventType[]): Promise<void> {
+    if (types.length === 0) return;
+    const model = this.options.connection.current;
+    if (!model) throw new Error('broker connection is down');
     const channel = await model.createChannel();
     try {
-      for (const type of types) await channel.bindQueue(this.queues.main, this.options.exchange, type);
+      for (const type of types) await change(channel, type);
     } finally {
       await channel.close().catch(() => undefined);
     }

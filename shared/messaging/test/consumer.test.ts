@@ -211,7 +211,7 @@ describe('inbox consumer', () => {
     expect(batches.flat()).toEqual(done.filter((e) => e.note === 'batch').map((e) => e.event_id));
   });
 
-  test('when a handled type is not in the bindings, its events do not arrive until bind() binds it; bind() refuses a type without a handler', async () => {
+  test('when a handled type is not in the bindings, its events do not arrive until bind() binds it and stop after unbind(); bind() refuses a type without a handler', async () => {
     await startConsumer(
       {
         'identity.user.registered': async (trx, event) => {
@@ -231,6 +231,12 @@ describe('inbox consumer', () => {
     await eventually(async () => (await effects()).length === 1);
     expect(await effects()).toEqual([{ event_id: after.id, note: 'handled' }]);
     await expect(consumer!.bind(['booking.held'])).rejects.toThrow(/no handler for booking.held/);
+
+    await consumer!.unbind(['identity.user.registered', 'booking.held']); // the second was never bound: fine
+    const unbound = envelope();
+    await publish(unbound);
+    await sleep(400);
+    expect((await effects()).map((e) => e.event_id)).toEqual([after.id]);
   });
 
   test('when a message fails its schema, it is parked at once with the reason and the queue keeps flowing', async () => {

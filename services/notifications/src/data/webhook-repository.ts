@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import { cancelSubscriptionDeliveries } from './delivery-repository';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 
 type Db = Knex | Knex.Transaction;
@@ -48,27 +47,14 @@ export async function listLiveSubscriptions(db: Db, page: PageRequest): Promise<
   return { items: items.map(toSubscription), nextCursor };
 }
 
-/** Soft delete (old deliveries keep their subscription); false if there was no live one. */
-export async function markSubscriptionDeleted(db: Db, id: string, now: Date): Promise<boolean> {
-  const n = await db('webhook_subscriptions').where({ id }).whereNull('deleted_at').update({ deleted_at: now });
-  return n > 0;
+/** Soft delete (old deliveries keep their subscription): the types it named; undefined if there was no live one. */
+export async function markSubscriptionDeleted(db: Db, id: string, now: Date): Promise<{ events: string[] } | undefined> {
+  const rows: { events: string[] }[] = await db('webhook_subscriptions').where({ id }).whereNull('deleted_at').update({ deleted_at: now }).returning(['events']);
+  return rows[0];
 }
 
 /** The event types live subscriptions name (the service's queue must be bound to them). */
 export async function subscribedEventTypes(db: Db): Promise<string[]> {
   const rows: { type: string }[] = await db.raw(`select distinct unnest(events) as type from webhook_subscriptions where deleted_at is null`).then((r: { rows: { type: string }[] }) => r.rows);
   return rows.map((r) => r.type);
-}
-
-/** The WebhookStore of the domain, on Postgres. */
-export function pgWebhookStore(knex: Knex) {
-  return {
-    insert: (input: Parameters<typeof insertSubscription>[1], now: Date) => insertSubscription(knex, input, now),
-    deleteAndCancel: (id: string, now: Date) =>
-      knex.transaction(async (trx) => {
-        if (!(await markSubscriptionDeleted(trx, id, now))) return false;
-        await cancelSubscriptionDeliveries(trx, id, now);
-        return true;
-      }),
-  };
 }

@@ -10,6 +10,10 @@ export interface WebhookSubscriptionView {
 }
 
 export interface WebhookStore {
+  /**
+   * Stores a subscription once events of its types reach the service (a subscription never
+   * exists without its events coming); rejects, storing nothing, when that cannot be arranged.
+   */
   insert(input: { url: string; events: string[]; description?: string; secret: string; createdBy: string }, now: Date): Promise<WebhookSubscriptionView>;
   /** Soft-deletes the subscription and cancels its unsettled deliveries in one transaction. */
   deleteAndCancel(id: string, now: Date): Promise<boolean>;
@@ -18,11 +22,6 @@ export interface WebhookStore {
 export interface WebhookSubscriptionsDeps {
   store: WebhookStore;
   clock: Clock;
-  /**
-   * Makes events of these types reach the service from now on (binds its queue to them). Runs
-   * before the subscription is stored: a subscription never exists without its events coming.
-   */
-  route: (eventTypes: readonly string[]) => Promise<void>;
   /** After a delete: forget what was kept for the subscription (its breaker). */
   onDeleted: (id: string) => void;
 }
@@ -33,7 +32,6 @@ export class WebhookSubscriptions {
 
   /** A new subscription with a fresh signing secret; the secret is returned this once only. */
   async subscribe(input: { url: string; events: string[]; description?: string }, adminId: string) {
-    await this.deps.route(input.events);
     const secret = newWebhookSecret();
     const subscription = await this.deps.store.insert({ ...input, secret, createdBy: adminId }, this.deps.clock());
     return { ...subscription, secret };

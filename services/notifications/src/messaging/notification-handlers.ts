@@ -1,9 +1,9 @@
 import type { Knex } from 'knex';
-import { eventTypes, isEventType, type DomainEvent, type EventType } from '@guitaronline/contracts';
+import { eventTypes, type DomainEvent, type EventType } from '@guitaronline/contracts';
 import type { BatchHandler, EventHandler, EventHandlers } from '@guitaronline/messaging';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
-import { isNotifiable, notifiableTypes, recipientsOf } from '../domain/recipients';
+import { isNotifiable, recipientsOf } from '../domain/recipients';
 import { createEventDeliveries, releaseAwaitingNotifications } from '../data/notification-repository';
 import { findRecipients, upsertRecipient } from '../data/recipient-repository';
 
@@ -44,14 +44,6 @@ async function deliveriesFor(trx: Knex.Transaction, events: readonly DomainEvent
     })),
     now,
   );
-}
-
-/**
- * The event types the queue is bound to: those that notify people, the recipients' read model
- * and `extra` (the types webhook subscriptions name). Types outside the catalogue are left out.
- */
-export function routedEventTypes(extra: readonly string[] = []): EventType[] {
-  return [...new Set<EventType>([...notifiableTypes, 'identity.user.registered', ...extra.filter(isEventType)])];
 }
 
 /**

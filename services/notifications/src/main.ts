@@ -1,5 +1,5 @@
 import type { EventConsumer } from '@guitaronline/messaging';
-import { errors, runService, type KeyResolver } from '@guitaronline/platform';
+import { runService, type KeyResolver } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
 import { readConfig } from './config';
 import { notificationRoutes } from './api/notification-routes';
@@ -56,14 +56,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       // the queue's bindings, through the consumer (there once the routes are mounted)
       let consumer: EventConsumer | undefined;
       const router: Router = {
-        async bind(types) {
-          try {
-            await consumer!.bind(types);
-          } catch (err) {
-            logger.warn({ err: (err as Error).message, types }, 'could not bind the queue to event types');
-            throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');
-          }
-        },
+        bind: (types) => consumer!.bind(types),
         unbind: (types) => consumer!.unbind(types),
       };
       const handling = notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() });

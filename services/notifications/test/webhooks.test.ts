@@ -147,6 +147,16 @@ describe('webhooks', () => {
     });
   });
 
+  test('when the event bus is unreachable, then subscribing answers 503 problem+json and stores nothing', async () => {
+    fx = await setup(issuer, database);
+    await fx.service!.messaging.connection.stop();
+    const res = await call('POST', '/api/v1/notifications/webhooks', { url: 'https://example.test/hook', events: ['billing.lesson.debited'] });
+    expect(res.status).toBe(503);
+    expect(res.type).toContain('application/problem+json');
+    expect(res.body.code).toBe('service_unavailable');
+    expect(await fx.db('webhook_subscriptions')).toEqual([]);
+  });
+
   test('when the receiver answers 500, then the delivery is retried with the same delivery id until it succeeds', async () => {
     fx = await setup(issuer, database);
     receiver = await startReceiver((n) => (n <= 2 ? 500 : 204));

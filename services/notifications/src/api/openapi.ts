@@ -17,7 +17,7 @@ export function buildOpenApiDocument() {
     summary: 'Subscribe a URL to event types (admin); the signing secret is shown only in this response',
     security,
     request: { body: { content: { 'application/json': { schema: http.createWebhookBody } } } },
-    responses: { 201: json(http.webhookCreatedSchema, 'The subscription with its secret'), ...problemResponses(400, 401, 403, 413) },
+    responses: { 201: json(http.webhookCreatedSchema, 'The subscription with its secret'), ...problemResponses(400, 401, 403, 413, 503) },
   });
   registry.registerPath({
     method: 'get',

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
+import { errors } from '@guitaronline/platform';
 import { eventTypes, isEventType, type EventType } from '@guitaronline/contracts';
 import { notifiableTypes } from '../domain/recipients';
 import type { WebhookStore } from '../domain/webhook-subscriptions';
@@ -41,7 +42,10 @@ export function routedWebhookStore(knex: Knex, router: Router, logger: Logger): 
     insert: (input, now) =>
       knex.transaction(async (trx) => {
         await lockRouting(trx);
-        await router.bind(input.events.filter(isEventType));
+        await router.bind(input.events.filter(isEventType)).catch((err: unknown) => {
+          logger.warn({ err: (err as Error).message, types: input.events }, 'could not bind the queue to a new subscription\'s event types');
+          throw errors.unavailable('The event bus is unreachable; the subscription was not made. Try again shortly.');
+        });
         return insertSubscription(trx, input, now);
       }),
     deleteAndCancel: (id, now) =>

@@ -129,6 +129,7 @@ export class EventConsumer {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly outcomes: prom.Counter<'outcome' | 'type'> | undefined;
   private readonly handlerSeconds: prom.Histogram<'type'> | undefined;
+  private readonly batchSizes: prom.Histogram | undefined;
   private readonly onConnected = () => void this.attach();
   /** Batch mode: accepted messages waiting for the batch in progress to end. */
   private readonly pending: { channel: ConfirmChannel; item: Accepted; done: () => void }[] = [];
@@ -154,6 +155,14 @@ export class EventConsumer {
         buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
         registers: [options.metrics],
       });
+      if (options.batch !== undefined) {
+        this.batchSizes = new prom.Histogram({
+          name: 'event_batch_size',
+          help: 'Messages per consumer transaction in batch mode (what batchLingerMs buys)',
+          buckets: [1, 2, 5, 10, 20, 50, 100],
+          registers: [options.metrics],
+        });
+      }
     }
   }
 
@@ -304,6 +313,7 @@ export class EventConsumer {
     let size = 0;
     while (size < this.pending.length && size < (this.options.batch ?? 1) && this.pending[size]!.channel === channel) size += 1;
     const batch = this.pending.splice(0, size);
+    this.batchSizes?.observe(batch.length);
     await this.processBatch(
       channel,
       batch.map((b) => b.item),

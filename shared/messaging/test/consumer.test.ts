@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { eventually, sleep } from '@guitaronline/testing';
 import { BrokerConnection, EventConsumer, byPayloadField, recordEvent, OutboxRelay, type ConsumerTuning, type EventHandlers } from '../src';
+import { Registry } from 'prom-client';
 import { messagingFixture, silentLogger } from './harness';
 
 function envelope(overrides: Record<string, unknown> = {}) {
@@ -36,7 +37,7 @@ describe('inbox consumer', () => {
 
   const startConsumer = async (
     handlers: EventHandlers,
-    options: { retryDelaysMs?: number[]; maxAttempts?: number } & ConsumerTuning = {},
+    options: { retryDelaysMs?: number[]; maxAttempts?: number; metrics?: Registry } & ConsumerTuning = {},
   ) => {
     consumer = new EventConsumer({
       service: fx.service,
@@ -181,12 +182,14 @@ describe('inbox consumer', () => {
 
   test('when a batching consumer lingers, then a trickle of events is handled in a few batch-handler calls, each event once, in delivery order', async () => {
     const batches: string[][] = [];
+    const metrics = new Registry();
     const handleOne = async (trx: Parameters<NonNullable<ConsumerTuning['handleBatch']>>[0], id: string, note: string) => {
       await trx('effects').insert({ event_id: id, note });
     };
     await startConsumer(
       { 'identity.user.registered': (trx, event) => handleOne(trx, event.id, 'single') },
       {
+        metrics,
         batch: 50,
         batchLingerMs: 150,
         handleBatch: async (trx, events) => {
@@ -209,6 +212,10 @@ describe('inbox consumer', () => {
     const singles = done.filter((e) => e.note === 'single').length;
     expect(batches.length + singles).toBeLessThanOrEqual(4);
     expect(batches.flat()).toEqual(done.filter((e) => e.note === 'batch').map((e) => e.event_id));
+    // the batch sizes are in /metrics: all 11 messages delivered (the duplicate too), in a few transactions
+    const sizes = (await metrics.getSingleMetric('event_batch_size')!.get()).values as { metricName?: string; value: number }[];
+    expect(sizes.find((v) => v.metricName === 'event_batch_size_sum')!.value).toBe(11);
+    expect(sizes.find((v) => v.metricName === 'event_batch_size_count')!.value).toBeLessThanOrEqual(4);
   });
 
   test('when a handled type is not in the bindings, its events do not arrive until bind() binds it and stop after unbind(); bind() refuses a type without a handler', async () => {

@@ -1,6 +1,5 @@
 import type { Knex } from 'knex';
-import type { Logger } from 'pino';
-import { errors } from '@guitaronline/platform';
+import { errors, type Logger } from '@guitaronline/platform';
 import { eventTypes, isEventType, type EventType } from '@guitaronline/contracts';
 import { notifiableTypes } from '../domain/recipients';
 import type { WebhookStore } from '../domain/webhook-subscriptions';
@@ -48,17 +47,31 @@ export function routedWebhookStore(knex: Knex, router: Router, logger: Logger): 
         });
         return insertSubscription(trx, input, now);
       }),
-    deleteAndCancel: (id, now) =>
-      knex.transaction(async (trx) => {
-        await lockRouting(trx);
-        const deleted = await markSubscriptionDeleted(trx, id, now);
-        if (!deleted) return false;
-        await cancelSubscriptionDeliveries(trx, id, now);
-        const stillRouted = routedEventTypes(await subscribedEventTypes(trx));
-        const orphaned = deleted.events.filter(isEventType).filter((t) => !stillRouted.includes(t));
-        await router.unbind(orphaned).catch((err: unknown) => logger.warn({ err: (err as Error).message, types: orphaned }, 'could not unbind event types no subscription names'));
-        return true;
-      }),
+    async deleteAndCancel(id, now) {
+      // unbound inside the transaction (under the lock); if it then fails to commit, the
+      // subscription is still live and gets its types back
+      let unbound: EventType[] = [];
+      try {
+        return await knex.transaction(async (trx) => {
+          await lockRouting(trx);
+          const deleted = await markSubscriptionDeleted(trx, id, now);
+          if (!deleted) return false;
+          await cancelSubscriptionDeliveries(trx, id, now);
+          const stillRouted = routedEventTypes(await subscribedEventTypes(trx));
+          const orphaned = deleted.events.filter(isEventType).filter((t) => !stillRouted.includes(t));
+          await router.unbind(orphaned).then(
+            () => (unbound = orphaned),
+            (err: unknown) => logger.warn({ err: (err as Error).message, types: orphaned }, 'could not unbind event types no subscription names'),
+          );
+          return true;
+        });
+      } catch (err) {
+        await router.bind(unbound).catch((bindErr: unknown) =>
+          logger.error({ err: (bindErr as Error).message, types: unbound }, 'a delete failed after unbinding its types and they could not be bound again; the next start binds them'),
+        );
+        throw err;
+      }
+    },
   };
 }
 

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import type { EventType } from '@guitaronline/contracts';
+import { createLogger } from '@guitaronline/platform';
+import { eventually } from '@guitaronline/testing';
 import { PgDeliveryStore } from '../src/data/delivery-repository';
+import { routedWebhookStore, type Router } from '../src/messaging/event-routing';
 import { freshDatabase, type TestDatabase } from './harness';
 
 jest.setTimeout(30_000);
@@ -77,5 +81,32 @@ describe('delivery store', () => {
       expect(envelope).toMatchObject({ type: 'notification.sent', correlationId: 'corr-1', payload: { channel: 'email', attempts: 1 } });
     }
     expect(events.map((e) => e.envelope.payload.notificationId)).not.toContain(lost.channel === 'email' ? lost.notificationId : undefined);
+  });
+});
+
+describe('webhook store with event routing', () => {
+  test('when a delete fails to commit after unbinding its types, then the types are bound again and the subscription stays', async () => {
+    const calls: string[] = [];
+    const router: Router = {
+      bind: async (types: readonly EventType[]) => {
+        calls.push(`bind ${types.join(',')}`);
+      },
+      unbind: async (types: readonly EventType[]) => {
+        calls.push(`unbind ${types.join(',')}`);
+        // the delete's connection dies while its transaction is open: its commit cannot happen
+        await database.knex.raw(
+          `select pg_terminate_backend(pid) from pg_stat_activity
+           where datname = current_database() and state = 'idle in transaction' and pid <> pg_backend_pid()`,
+        );
+      },
+    };
+    const store = routedWebhookStore(database.knex, router, createLogger('event-routing-test', { level: 'silent' }));
+    const sub = await store.insert({ url: 'https://example.test/hook', events: ['billing.lesson.debited'], secret: 's', createdBy: '00000000-0000-4000-8000-000000000001' }, new Date());
+
+    await expect(store.deleteAndCancel(sub.id, new Date())).rejects.toThrow();
+    expect(calls).toEqual(['bind billing.lesson.debited', 'unbind billing.lesson.debited', 'bind billing.lesson.debited']);
+    // (the pool may hand out the killed connection once more: read until a live one answers)
+    const row = await eventually(() => database.knex('webhook_subscriptions').where({ id: sub.id }).first().catch(() => undefined));
+    expect(row.deleted_at).toBeNull();
   });
 });

@@ -83,3 +83,20 @@ describe('provisioning role passwords', () => {
     }
   });
 });
+
+describe('provisioning in parallel', () => {
+  test('when several databases are provisioned at once for the same service role, then every one succeeds (roles are cluster-wide)', async () => {
+    const urls = [freshDatabaseUrl(), freshDatabaseUrl(), freshDatabaseUrl(), freshDatabaseUrl()];
+    const { ensureDatabase, ensureServiceSchema } = await import('@guitaronline/platform');
+    for (const url of urls) await ensureDatabase(url);
+    const admins = urls.map((url) => adminDb(url));
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        const results = await Promise.allSettled(admins.map((admin) => ensureServiceSchema(admin, 'paralleltest')));
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      }
+    } finally {
+      await Promise.all(admins.map((a) => a.destroy()));
+    }
+  });
+});

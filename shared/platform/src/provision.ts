@@ -45,21 +45,40 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
 export async function ensureServiceSchema(admin: Knex, schema: string, password = devRolePassword(schema)): Promise<void> {
   const role = serviceRoleName(schema);
   const database = (await admin.raw('select current_database() as db')).rows[0].db as string;
-  await admin.transaction(async (trx) => {
-    // serialise concurrent provisioners (roles are cluster-wide)
-    await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`guitaronline:provision:${role}`]);
-    const exists = await trx.raw('select 1 from pg_roles where rolname = ?', [role]);
-    if (exists.rows.length === 0) {
-      await trx.raw(`create role ${quoteIdent(role)} login password ${quoteLiteral(password)} nosuperuser nocreatedb nocreaterole`);
-    } else {
-      await trx.raw(`alter role ${quoteIdent(role)} with login password ${quoteLiteral(password)}`);
+  const provision = () =>
+    admin.transaction(async (trx) => {
+      // serialise concurrent provisioners of this database (an advisory lock is per database)
+      await trx.raw('select pg_advisory_xact_lock(hashtext(?))', [`guitaronline:provision:${role}`]);
+      const exists = await trx.raw('select 1 from pg_roles where rolname = ?', [role]);
+      if (exists.rows.length === 0) {
+        await trx.raw(`create role ${quoteIdent(role)} login password ${quoteLiteral(password)} nosuperuser nocreatedb nocreaterole`);
+      } else {
+        await trx.raw(`alter role ${quoteIdent(role)} with login password ${quoteLiteral(password)}`);
+      }
+      await trx.raw(`create schema if not exists ${quoteIdent(schema)} authorization ${quoteIdent(role)}`);
+      await trx.raw(`alter schema ${quoteIdent(schema)} owner to ${quoteIdent(role)}`);
+      await trx.raw(`alter role ${quoteIdent(role)} in database ${quoteIdent(database)} set search_path = ${quoteIdent(schema)}`);
+      await trx.raw(`grant connect on database ${quoteIdent(database)} to ${quoteIdent(role)}`);
+      await trx.raw(`revoke all on schema public from ${quoteIdent(role)}`);
+    });
+  // Roles are cluster-wide: provisioners of two databases (parallel test files, two
+  // environments on one server) can update the same role at once, and Postgres refuses the
+  // second ("tuple concurrently updated", or a duplicate role on create). Everything above is
+  // idempotent, so the loser runs it again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await provision();
+      return;
+    } catch (err) {
+      if (attempt >= 8 || !isConcurrentRoleUpdate(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * attempt + Math.floor(Math.random() * 30)));
     }
-    await trx.raw(`create schema if not exists ${quoteIdent(schema)} authorization ${quoteIdent(role)}`);
-    await trx.raw(`alter schema ${quoteIdent(schema)} owner to ${quoteIdent(role)}`);
-    await trx.raw(`alter role ${quoteIdent(role)} in database ${quoteIdent(database)} set search_path = ${quoteIdent(schema)}`);
-    await trx.raw(`grant connect on database ${quoteIdent(database)} to ${quoteIdent(role)}`);
-    await trx.raw(`revoke all on schema public from ${quoteIdent(role)}`);
-  });
+  }
+}
+
+function isConcurrentRoleUpdate(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (e.code === 'XX000' && /tuple concurrently updated/.test(e.message ?? '')) || (e.code === '23505' && /pg_authid/.test(e.message ?? '')) || e.code === '42710';
 }
 
 export function adminDb(databaseUrl: string): Knex {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { eventCatalogue, validatePayload, type DomainEvent, type EventPayload, type EventType } from '@guitaronline/contracts';
-import { getContext } from '@guitaronline/platform';
+import { afterCommit, getContext } from '@guitaronline/platform';
 
 /**
  * In-process signal that an outbox commit happened, carrying the committed rows: the relay
@@ -84,8 +84,7 @@ export async function recordEvents(trx: Transactionish, inputs: readonly RecordE
   if (inputs.length === 0) return [];
   const envelopes = newEnvelopes(inputs);
   await trx(OUTBOX_TABLE).insert(envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope })));
-  const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
-  if (!t.isTransaction || !t.executionPromise) {
+  if (!(trx as Knex.Transaction).isTransaction) {
     // autocommit insert: already committed
     announceCommitted(trx as Knex, envelopes);
     return envelopes;
@@ -95,8 +94,8 @@ export async function recordEvents(trx: Transactionish, inputs: readonly RecordE
     const config = (trx as unknown as { client: { config: unknown } }).client.config;
     const created: CommittedBatch = { config, rows: [], taken: false };
     batches.set(trx, created);
-    // executionPromise settles when the transaction ends; a rollback emits nothing
-    t.executionPromise.then(() => outboxSignal.emit('committed', created), () => undefined);
+    // one handover per transaction, with every row it recorded; a rollback hands over nothing
+    afterCommit(trx, () => outboxSignal.emit('committed', created));
     batch = created;
   }
   batch.rows.push(...envelopes.map(outboxRowOf));

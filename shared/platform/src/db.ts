@@ -29,6 +29,16 @@ export function serviceConnectionString(opts: ServiceDbOptions): string {
   return url.toString();
 }
 
+/**
+ * Runs `fn` once the transaction `db` commits (never if it rolls back); at once when `db` is
+ * not a transaction (an autocommit statement has committed already).
+ */
+export function afterCommit(db: Knex | Knex.Transaction, fn: () => void): void {
+  const t = db as Knex.Transaction & { executionPromise?: Promise<unknown> };
+  if (t.isTransaction && t.executionPromise) t.executionPromise.then(fn, () => undefined);
+  else fn();
+}
+
 /** knex bound to the service's own schema and role (DESIGN.md rule 1). */
 export function createServiceDb(opts: ServiceDbOptions): Knex {
   return knexFactory({

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { recordEvent } from '@guitaronline/messaging';
+import { afterCommit } from '@guitaronline/platform';
 import type { EventPayload, EventType } from '@guitaronline/contracts';
 import type { Clock } from '../domain/booking';
 import { BookingRepository } from './booking-repository';
@@ -56,9 +57,7 @@ export class Store {
         await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`booking:student:${studentId}`]);
       },
       afterCommit(fn) {
-        const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
-        if (t.executionPromise) t.executionPromise.then(fn, () => undefined);
-        else fn();
+        afterCommit(trx, fn);
       },
     };
   }

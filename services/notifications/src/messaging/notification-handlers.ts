@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { eventTypes, type DomainEvent, type EventType } from '@guitaronline/contracts';
 import type { BatchHandler, EventHandler, EventHandlers } from '@guitaronline/messaging';
+import { afterCommit } from '@guitaronline/platform';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
 import { isNotifiable, recipientsOf } from '../domain/recipients';
@@ -11,12 +12,6 @@ export interface HandlerDeps {
   clock: Clock;
   /** Called after a commit that made deliveries due: wakes the in-process worker. */
   onDeliveriesDue: () => void;
-}
-
-function afterCommit(trx: Knex.Transaction, fn: () => void): void {
-  const t = trx as Knex.Transaction & { executionPromise?: Promise<unknown> };
-  if (t.executionPromise) t.executionPromise.then(fn, () => undefined);
-  else fn();
 }
 
 /**

@@ -59,8 +59,8 @@ function pausedFilter(paused: PausedChannels): { sql: string; bindings: unknown[
   };
 }
 
-/** Statuses that mark the end of a try, with the event an e-mail notification records. */
-type Outcome = 'sent' | 'failed' | 'dead';
+/** How a try that did not succeed ends (a success is marked by markSentTogether). */
+type Outcome = 'failed' | 'dead';
 
 /**
  * The delivery schedule in Postgres. Claims take due rows with FOR UPDATE SKIP LOCKED, so
@@ -198,8 +198,8 @@ export class PgDeliveryStore implements DeliveryStore {
   }
 
   /**
-   * Ends one try in one transaction: the conditional update of the row, the attempt log and,
-   * for an e-mail notification that is sent or dead, its notification.sent / .failed event.
+   * Ends a failed try in one transaction: the conditional update of the row, the attempt log
+   * and, for an e-mail notification that is dead, its notification.failed event.
    */
   private async finish(delivery: ClaimedDelivery, outcome: Outcome, now: Date, fields: Record<string, unknown>, error?: string): Promise<boolean> {
     return this.knex.transaction(async (trx) => {
@@ -217,9 +217,9 @@ export class PgDeliveryStore implements DeliveryStore {
         attempted_at: now,
         next_attempt_at: row.next_attempt_at,
       });
-      if (delivery.channel === 'email' && outcome !== 'failed') {
+      if (delivery.channel === 'email' && outcome === 'dead') {
         await recordEvent(trx, {
-          type: outcome === 'sent' ? 'notification.sent' : 'notification.failed',
+          type: 'notification.failed',
           aggregateId: delivery.notificationId,
           payload: { notificationId: delivery.notificationId, userId: delivery.userId, channel: 'email', attempts: row.attempts },
           occurredAt: now,

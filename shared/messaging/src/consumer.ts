@@ -10,7 +10,11 @@ import { DEFAULT_RETRY_DELAYS_MS, declareServiceQueues, queueNames, type Service
 
 export type EventHandler<T extends EventType = EventType> = (trx: Knex.Transaction, event: DomainEvent<T>) => Promise<void>;
 export type EventHandlers = { [T in EventType]?: EventHandler<T> };
-/** Handles the new events of one batch (delivery order, each once) in the batch's transaction. */
+/**
+ * Handles the new events of one batch (delivery order, each once) in the batch's transaction.
+ * It runs outside any one event's context: events it records must name their correlation and
+ * causation ids themselves.
+ */
 export type BatchHandler = (trx: Knex.Transaction, events: DomainEvent[]) => Promise<void>;
 
 export const ATTEMPTS_HEADER = 'x-attempts';

@@ -20,6 +20,38 @@ describe('SMTP connection', () => {
     }
   });
 
+  test('when mail is sent, then each command and the whole message after DATA leave in one socket write each', async () => {
+    const smtp = await startSmtp();
+    const options = smtpOptions(smtp.url, 5_000);
+    const writes = { calls: 0 };
+    const open = options.getSocket;
+    // count the writes that reach the relay's socket (one syscall each)
+    options.getSocket = (o, callback) =>
+      open(o, (err, opened) => {
+        if (opened) {
+          const socket = opened.connection as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+          const [write, writev] = [socket._write.bind(socket), socket._writev.bind(socket)];
+          socket._write = (...a) => ((writes.calls += 1), write(...a));
+          socket._writev = (...a) => ((writes.calls += 1), writev(...a));
+        }
+        callback(err, opened);
+      });
+    const transport = nodemailer.createTransport({ ...options, maxConnections: 1 });
+    try {
+      await transport.sendMail({ from: 'a@example.test', to: 'b@example.test', subject: 'warm-up', text: 'body' });
+      writes.calls = 0;
+      for (let i = 0; i < 5; i += 1) {
+        await transport.sendMail({ from: 'a@example.test', to: 'b@example.test', subject: `lesson ${i}`, text: 'Your lesson is confirmed.\nSee you!' });
+      }
+      expect(smtp.to('b@example.test')).toHaveLength(6);
+      // MAIL FROM, RCPT TO, DATA, the message: nodemailer writes the message in 3–4 pieces over several ticks
+      expect(writes.calls).toBe(5 * 4);
+    } finally {
+      transport.close();
+      await smtp.close();
+    }
+  });
+
   test('when the relay refuses the connection, then the socket factory answers with the reason', async () => {
     // a port with nothing listening
     const closed = createServer();

@@ -1,6 +1,8 @@
 import { EventEmitter } from 'node:events';
 import amqp, { type ChannelModel } from 'amqplib';
+import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
+import { coalesceWrites } from '@guitaronline/platform';
 
 export interface BrokerConnectionOptions {
   url: string;
@@ -75,6 +77,7 @@ export class BrokerConnection extends EventEmitter {
         }
         this.attempt = 0;
         this.model = model;
+        coalesceFrames(model, logger);
         model.on('error', (err: Error) => logger.warn({ err: err.message }, 'amqp connection error'));
         model.on('close', () => {
           if (this.model !== model) return;
@@ -117,6 +120,19 @@ export class BrokerConnection extends EventEmitter {
     this.model = undefined;
     if (model) await model.close().catch(() => undefined);
   }
+}
+
+/**
+ * amqplib writes every frame with its own `socket.write` (its Mux loops over the channels'
+ * frames and writes them one by one): a batch of acks or a relay's batch of publishes made a
+ * syscall and a TCP segment each, and woke the broker for each. The frames one turn writes now
+ * leave in one `writev`. The socket is amqplib's (not in its typings): when a later version
+ * moves it, frames go out one by one again — correct, only slower — and a warning says so.
+ */
+function coalesceFrames(model: ChannelModel, logger: Logger): void {
+  const stream = (model as unknown as { connection?: { stream?: Writable } }).connection?.stream;
+  if (stream && typeof stream.write === 'function' && typeof stream.cork === 'function') coalesceWrites(stream);
+  else logger.warn('amqplib connection socket not found; frames are written one by one');
 }
 
 /** Heartbeats find a silently dead TCP connection (a partition) within ~2 intervals. */

@@ -12,3 +12,4 @@ export * from './request-id';
 export * from './token-cache';
 export * from './validate';
 export * from './provision';
+export * from './sockets';

@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import nodemailer, { type Transporter } from 'nodemailer';
+import { coalesceWrites } from '@guitaronline/platform';
 import type CircuitBreaker from 'opossum';
 import type { ClaimedEmail } from '../domain/delivery';
 import { createBreaker, type BreakerSettings } from './breaker';
@@ -22,6 +23,8 @@ export function noDelayConnection(timeoutMs: number) {
   return (options: { host?: string; port?: number }, callback: (err: Error | null, socketOptions?: { connection: Socket }) => void): void => {
     const socket = connect({ host: options.host, port: options.port as number });
     socket.setNoDelay(true);
+    // the message after DATA arrives over several ticks of nodemailer's streams: one write, not three or four
+    coalesceWrites(socket, 'immediate');
     let settled = false;
     const settle = (err: Error | null) => {
       if (settled) return;

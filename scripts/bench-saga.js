@@ -28,6 +28,9 @@ const pct = (xs, p) => {
 };
 const f = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 
+/** What main() started, so a failed run can stop it too. */
+const children = [];
+
 async function main() {
   const id = Math.random().toString(36).slice(2, 8);
   const bus = { EVENTS_EXCHANGE: `bench.${id}.events`, EVENTS_QUEUE_PREFIX: `b${id}.` };
@@ -52,7 +55,7 @@ async function main() {
   const without = new Set((process.env.BENCH_WITHOUT ?? (process.env.BENCH_CORE_ONLY ? 'notifications,admin' : '')).split(',').filter(Boolean));
   const services = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'].filter((name) => !without.has(name));
   const load = (p) => require(path.join(root, p));
-  const started = [];
+  const started = children;
   const limits = {
     AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-bench-${id}`,
     AUTH_RATE_LIMIT_REGISTER_REQUESTS: '1000000',
@@ -396,5 +399,8 @@ async function main() {
 
 main().catch((err) => {
   console.error(err);
+  // a failed run must not leave its service processes behind (they would hold the ports and the
+  // cores during the next run)
+  for (const child of children) if (child.pid && child.pid !== process.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone already */ }
   process.exit(1);
 });

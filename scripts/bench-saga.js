@@ -250,6 +250,30 @@ async function main() {
   };
   const cpuBefore = started.filter((s) => s.pid).map((s) => [s.name, cpuMs(s.pid)]);
   const mailsBefore = smtp.state.received.length;
+  // Postgres CPU by the role of each backend (every service connects as its own role): which
+  // service's statements the database works for. Backends that end between two readings take
+  // their CPU with them (the pools keep theirs open through a run).
+  const backendCpu = () => {
+    const fs = require('node:fs');
+    const byPid = new Map();
+    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+      try {
+        const title = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+        const m = /^postgres: [^:]+: (\S+) (\S+) /.exec(title);
+        if (m && m[2] === dbName) byPid.set(pid, { role: m[1].replace(/_svc$/, ''), ms: cpuMs(pid) });
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return byPid;
+  };
+  const dbName = new URL(base.DATABASE_URL).pathname.slice(1);
+  const postgresByRole = (before, after) => {
+    const out = {};
+    for (const [pid, { role, ms }] of after) out[role] = (out[role] ?? 0) + ms - (before.get(pid)?.ms ?? 0);
+    return out;
+  };
+  const backendsBefore = backendCpu();
   const infraBefore = infraCpuMs();
   const driverBefore = process.cpuUsage();
 
@@ -374,6 +398,7 @@ async function main() {
   const drainSeconds = (Date.now() - drainStarted) / 1000 - 2;
   const totalPerSaga = cpuBefore.map(([name, before]) => `${name} ${f((cpuMs(started.find((s) => s.name === name).pid) - before) / allSagas)}`);
   const infraDrained = infraCpuMs();
+  const backendsDrained = postgresByRole(backendsBefore, backendCpu());
   for (const k of Object.keys(infraDrained)) totalPerSaga.push(`${k} ${f((infraDrained[k] - infraBefore[k]) / allSagas)}`);
   const sumOf = (parts) => parts.reduce((a, p) => a + Number(p.split(' ').pop()), 0);
   if (totalPerSaga.length) {
@@ -381,6 +406,7 @@ async function main() {
     // what that means for this box: the share of its cores a steady RATE takes, and the rate that would fill them
     const cores = require('node:os').availableParallelism();
     const total = sumOf(totalPerSaga);
+    console.log(`  postgres by the service it works for: ${Object.entries(backendsDrained).sort((a, b) => b[1] - a[1]).map(([role, ms]) => `${role} ${f(ms / allSagas)}`).join(', ')}`);
     console.log(`  on ${cores} cores: ${RATE} sagas/s would keep them ${f((total * RATE) / (10 * cores))} % busy; they are full at ${f((1000 * cores) / total)} sagas/s (load driver and SMTP sink not counted)`);
   }
   if (queryStats.size) {

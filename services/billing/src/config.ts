@@ -1,6 +1,9 @@
 import { baseEnvShape, envPort, isPlaceholderSecret, loadConfig } from '@guitaronline/platform';
 import { z } from 'zod';
 
+/** The service's name: its queue, its inbox rows' consumer and its serialization locks are named by it. */
+export const SERVICE_NAME = 'billing';
+
 export const billingEnvSchema = z
   .object({
     ...baseEnvShape,

@@ -4,7 +4,7 @@ import { startService } from '@guitaronline/service-runtime';
 import { billingRoutes } from './api/billing-routes';
 import { internalRoutes } from './api/internal-routes';
 import { billingOpenApi } from './api/openapi';
-import { readConfig, type BillingConfig } from './config';
+import { readConfig, SERVICE_NAME, type BillingConfig } from './config';
 import { systemClock, type Clock } from './domain/clock';
 import type { BillingDeps } from './domain/deps';
 import { expirySweep, startExpirySweeper } from './jobs/expiry-sweeper';
@@ -32,7 +32,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
   const clock = deps.clock ?? systemClock;
   const sweep = { batchSize: config.BILLING_EXPIRY_SWEEP_BATCH, idempotencyTtlHours: config.BILLING_IDEMPOTENCY_TTL_HOURS };
   return startService({
-    name: 'billing',
+    name: SERVICE_NAME,
     config,
     pool: { max: config.DB_POOL_MAX },
     openapi: billingOpenApi,
@@ -53,4 +53,4 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
   });
 }
 
-if (require.main === module) void runService('billing', () => start());
+if (require.main === module) void runService(SERVICE_NAME, () => start());

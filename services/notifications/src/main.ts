@@ -59,7 +59,12 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
         bind: (types) => consumer!.bind(types),
         unbind: (types) => consumer!.unbind(types),
       };
-      const handling = notificationHandlers({ clock, onDeliveriesDue: () => worker.wake() });
+      const handling = notificationHandlers({
+        clock,
+        onDeliveriesDue: () => worker.wake(),
+        // e-mails are made claimed for this worker and sent once their transaction commits
+        sender: worker,
+      });
       const purge = async () => {
         const before = new Date(clock().getTime() - config.NOTIFY_RETENTION_DAYS * 86_400_000);
         const purged = await purgeSettledHistory(db, before);

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep, startTestIssuer, type TestIssuer } from '@guitaronline/testing';
 import { start } from '../src/main';
+import { PgDeliveryStore } from '../src/data/delivery-repository';
+import type { ClaimedEmail } from '../src/domain/delivery';
 import { bookingConfirmed, freshDatabase, makeEvent, manualClock, registered, setup, type Fixture, type TestDatabase } from './harness';
 
 jest.setTimeout(60_000);
@@ -28,6 +30,25 @@ async function getJson(path: string, token: string) {
 
 async function deliveryOf(email: string) {
   return fx.db('deliveries as d').join('notifications as n', 'n.id', 'd.notification_id').where('n.email', email).first('d.*', 'n.id as notification_id');
+}
+
+/** A claimed e-mail with no row behind it: its marks find nothing to change. */
+function fakeClaimedEmail(): ClaimedEmail {
+  return {
+    channel: 'email',
+    id: randomUUID(),
+    claimToken: randomUUID(),
+    attempts: 0,
+    eventId: randomUUID(),
+    eventType: 'lesson.created',
+    occurredAt: new Date().toISOString(),
+    correlationId: null,
+    notificationId: randomUUID(),
+    userId: randomUUID(),
+    to: 'nobody@example.test',
+    subject: 's',
+    text: 'b',
+  };
 }
 
 describe('e-mail notifications', () => {
@@ -295,6 +316,43 @@ describe('e-mail notifications', () => {
     time.advance(1);
     await eventually(() => fx.smtp.to(student.payload.email).length === 1);
     await eventually(async () => (await deliveryOf(student.payload.email))?.status === 'sent');
+  });
+
+  test('when an event makes e-mails, then they are made claimed in the same write and go out on commit, without a scan claiming them', async () => {
+    const claimDue = jest.spyOn(PgDeliveryStore.prototype, 'claimDue');
+    try {
+      fx = await setup(issuer, database);
+      const student = registered('student');
+      const teacher = registered('teacher');
+      await fx.publisher.publish(student, teacher);
+      await eventually(async () => (await fx.db('recipients')).length === 2);
+      const scansBefore = claimDue.mock.results.length;
+      const confirmed = bookingConfirmed(student.payload.userId, teacher.payload.userId);
+      await fx.publisher.publish(confirmed);
+      await eventually(() => fx.smtp.to(student.payload.email).length === 1 && fx.smtp.to(teacher.payload.email).length === 1);
+      await eventually(async () => (await fx.db('deliveries').where({ event_id: confirmed.id, status: 'sent' })).length === 2);
+      // whatever scans ran meanwhile claimed nothing: the consumer's write had claimed both
+      const scanned = await Promise.all(claimDue.mock.results.slice(scansBefore).map((r) => r.value as Promise<unknown[]>));
+      expect(scanned.flat()).toEqual([]);
+      const rows = await fx.db('deliveries').where({ event_id: confirmed.id });
+      expect(rows.map((r) => [r.attempts, r.claim_token])).toEqual([
+        [1, null],
+        [1, null],
+      ]);
+    } finally {
+      claimDue.mockRestore();
+    }
+  });
+
+  test('when the worker has handed over more sends than a few scans hold, or is stopped, then new e-mails are made pending for the scans', async () => {
+    fx = await setup(issuer, database, { NOTIFY_WORKER_BATCH: '1' });
+    const worker = fx.service!.worker;
+    expect(worker.claimAtInsert()).toEqual({ leaseUntil: expect.any(Date) });
+    // ten scans of one: asked before any of the ten handed over has finished
+    worker.deliverClaimed(Array.from({ length: 10 }, fakeClaimedEmail));
+    expect(worker.claimAtInsert()).toBeNull();
+    await fx.service!.stop();
+    expect(worker.claimAtInsert()).toBeNull();
   });
 
   test('when a worker died mid-send, then its claimed row is left alone until the lease runs out and is then sent once', async () => {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
-import type { DeliveryChannel, DeliveryStatus } from '../domain/delivery';
+import type { ClaimedEmail, DeliveryChannel, DeliveryStatus } from '../domain/delivery';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 
 type Db = Knex | Knex.Transaction;
@@ -23,18 +23,48 @@ export interface EventDeliveriesInput {
   emails: readonly NewEmail[];
 }
 
+/** What createEventDeliveries made: e-mails claimed for the caller's worker, and how many others are due now. */
+export interface MadeDeliveries {
+  /** Claimed in the same write (`claim` given): the caller sends them once it commits. */
+  claimed: ClaimedEmail[];
+  /** Deliveries due now that a scan will claim (webhooks; e-mails when not claimed). */
+  due: number;
+}
+
+interface ClaimedMailRow {
+  id: string;
+  claim_token: string;
+  notification_id: string;
+  event_id: string;
+  event_type: string;
+  occurred_at: Date;
+  correlation_id: string | null;
+  user_id: string;
+  email: string;
+  subject: string;
+  body: string;
+}
+
 /**
  * Everything some events make, in one statement: per event, an e-mail notification and its
  * delivery per recipient (the unique (event, user, channel) key makes a second call a no-op),
- * and a webhook delivery per live subscription to its type (unique per (event, subscription)).
- * The subscriptions are read FOR SHARE until the caller commits, so a concurrent delete waits
- * for the deliveries made here and then cancels them too (or, if it committed first, the
- * re-checked row no longer matches and nothing is made). Returns the deliveries due now.
+ * and a webhook delivery per live subscription to their type (unique per (event, subscription)).
+ * With `claim`, an e-mail whose address is known is made already claimed (`sending`, a claim
+ * token, the lease as its next attempt time) and returned, so it goes out as soon as the caller
+ * commits without a second write to claim it; should it never go out, its lease runs out and a
+ * scan claims it like any other. The subscriptions are read FOR SHARE until the caller commits,
+ * so a concurrent delete waits for the deliveries made here and then cancels them too (or, if it
+ * committed first, the re-checked row no longer matches and nothing is made).
  */
-export async function createEventDeliveries(trx: Knex.Transaction, events: readonly EventDeliveriesInput[], now: Date): Promise<number> {
-  if (events.length === 0) return 0;
+export async function createEventDeliveries(
+  trx: Knex.Transaction,
+  events: readonly EventDeliveriesInput[],
+  now: Date,
+  claim: { leaseUntil: Date } | null = null,
+): Promise<MadeDeliveries> {
+  if (events.length === 0) return { claimed: [], due: 0 };
   const mails = events.flatMap((e) => e.emails.map((m) => ({ ...m, eventId: e.eventId })));
-  const { rows } = await trx.raw<{ rows: { due: number }[] }>(
+  const { rows } = await trx.raw<{ rows: { claimed: ClaimedMailRow[] | null; due: number }[] }>(
     `with events as (
        select * from unnest(:eventIds::uuid[], :types::text[], :occurredAts::timestamptz[], :correlationIds::text[], :payloads::jsonb[])
          as e(event_id, event_type, occurred_at, correlation_id, payload)
@@ -46,14 +76,18 @@ export async function createEventDeliveries(trx: Knex.Transaction, events: reado
        select i.id, i.event_id, e.event_type, i.user_id, 'email', i.email, i.subject, i.body, :now
        from input i join events e on e.event_id = i.event_id
        on conflict (event_id, user_id, channel) do nothing
-       returning id, event_id, email
+       returning id, event_id, user_id, email, subject, body
      ), mails as (
        insert into deliveries (id, channel, notification_id, event_id, event_type, occurred_at, correlation_id,
-                               status, attempts, next_attempt_at, created_at, updated_at)
+                               status, claim_token, attempts, next_attempt_at, created_at, updated_at)
        select gen_random_uuid(), 'email', made.id, e.event_id, e.event_type, e.occurred_at, e.correlation_id,
-              'pending', 0, case when made.email is null then null else :now::timestamptz end, :now, :now
+              case when made.email is not null and :claim then 'sending' else 'pending' end,
+              case when made.email is not null and :claim then gen_random_uuid() end,
+              0,
+              case when made.email is null then null when :claim then :leaseUntil::timestamptz else :now::timestamptz end,
+              :now, :now
        from made join events e on e.event_id = made.event_id
-       returning next_attempt_at
+       returning id, status, claim_token, notification_id, event_id, event_type, occurred_at, correlation_id, next_attempt_at
      ), subscribed as (
        select e.event_id, s.id as subscription_id
        from events e join webhook_subscriptions s on s.deleted_at is null and s.events @> array[e.event_type]
@@ -67,7 +101,12 @@ export async function createEventDeliveries(trx: Knex.Transaction, events: reado
        on conflict (event_id, subscription_id) do nothing
        returning id
      )
-     select ((select count(*) from mails where next_attempt_at is not null) + (select count(*) from hooks))::int as due`,
+     select (select json_agg(json_build_object(
+               'id', m.id, 'claim_token', m.claim_token, 'notification_id', m.notification_id, 'event_id', m.event_id,
+               'event_type', m.event_type, 'occurred_at', m.occurred_at, 'correlation_id', m.correlation_id,
+               'user_id', made.user_id, 'email', made.email, 'subject', made.subject, 'body', made.body))
+             from mails m join made on made.id = m.notification_id where m.status = 'sending') as claimed,
+            ((select count(*) from mails where status = 'pending' and next_attempt_at is not null) + (select count(*) from hooks))::int as due`,
     {
       eventIds: events.map((e) => e.eventId),
       types: events.map((e) => e.eventType),
@@ -81,9 +120,28 @@ export async function createEventDeliveries(trx: Knex.Transaction, events: reado
       subjects: mails.map((m) => m.subject),
       bodies: mails.map((m) => m.text),
       now,
+      claim: claim !== null,
+      leaseUntil: claim?.leaseUntil ?? now,
     },
   );
-  return rows[0]?.due ?? 0;
+  const claimed = (rows[0]?.claimed ?? []).map(
+    (r): ClaimedEmail => ({
+      channel: 'email',
+      id: r.id,
+      claimToken: r.claim_token,
+      attempts: 0,
+      eventId: r.event_id,
+      eventType: r.event_type,
+      occurredAt: new Date(r.occurred_at).toISOString(),
+      correlationId: r.correlation_id,
+      notificationId: r.notification_id,
+      userId: r.user_id,
+      to: r.email,
+      subject: r.subject,
+      text: r.body,
+    }),
+  );
+  return { claimed, due: rows[0]?.due ?? 0 };
 }
 
 /**

@@ -4,6 +4,9 @@ import { backoffDelayMs, type BackoffPolicy } from './backoff';
 import { addMs, type Clock } from './clock';
 import { ChannelPausedError, type ClaimedDelivery, type DeliveryChannels, type DeliveryStore } from './delivery';
 
+/** How many scans' worth of handed-over sends may wait before new e-mails are left to the scans. */
+const HANDED_OVER_SCANS = 10;
+
 export interface DeliveryOutcomeListener {
   sent(channel: string): void;
   failed(channel: string): void;
@@ -37,6 +40,8 @@ export class DeliveryWorker {
   private running = false;
   private loop: Promise<void> | undefined;
   private readonly wakeup = new Wakeup();
+  /** Sends of deliveries handed over already claimed (deliverClaimed), until each is marked. */
+  private readonly handedOver = new Set<Promise<void>>();
 
   constructor(private readonly options: DeliveryWorkerOptions) {}
 
@@ -46,12 +51,35 @@ export class DeliveryWorker {
     this.loop = this.run();
   }
 
-  /** Finishes the batch in flight (every send started is marked), then stops. */
+  /** Finishes the batch in flight and what was handed over (every send started is marked), then stops. */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
     this.wake();
     await this.loop;
+    await Promise.all(this.handedOver);
+  }
+
+  /**
+   * A lease for e-mails claimed in the transaction that makes them, so they go out as soon as
+   * it commits (deliverClaimed) without a scan claiming them in a second write. Null — make them
+   * pending, for a scan — while the worker is stopped, e-mail is paused (its breaker is open), or
+   * more handed-over sends are waiting than a few scans' worth: a backlog is claimed scan by scan,
+   * so no lease runs out while its mail still waits in memory here.
+   */
+  claimAtInsert(): { leaseUntil: Date } | null {
+    const { channels, clock, leaseMs, batchSize } = this.options;
+    if (!this.running || this.handedOver.size >= batchSize * HANDED_OVER_SCANS || channels.paused().email) return null;
+    return { leaseUntil: addMs(clock(), leaseMs) };
+  }
+
+  /** Sends deliveries a committed transaction claimed for this worker (claimAtInsert), each marked as a scan's are. */
+  deliverClaimed(deliveries: readonly ClaimedDelivery[]): void {
+    for (const delivery of deliveries) {
+      const sending = this.deliver(delivery);
+      this.handedOver.add(sending);
+      void sending.finally(() => this.handedOver.delete(sending));
+    }
   }
 
   /** Called after a commit that made rows due (new notifications, a recipient's address). */

@@ -5,13 +5,19 @@ import { afterCommit } from '@guitaronline/platform';
 import type { Clock } from '../domain/clock';
 import { renderEmail } from '../domain/email-templates';
 import { isNotifiable, recipientsOf } from '../domain/recipients';
-import { createEventDeliveries, releaseAwaitingNotifications } from '../data/notification-repository';
+import { createEventDeliveries, releaseAwaitingNotifications, type MadeDeliveries } from '../data/notification-repository';
+import type { DeliveryWorker } from '../domain/delivery-worker';
 import { findRecipients, upsertRecipient } from '../data/recipient-repository';
 
 export interface HandlerDeps {
   clock: Clock;
-  /** Called after a commit that made deliveries due: wakes the in-process worker. */
+  /** Called after a commit that made deliveries due for a scan: wakes the in-process worker. */
   onDeliveriesDue: () => void;
+  /**
+   * The in-process worker, when e-mails are made already claimed for it: it gives the lease (or
+   * null: leave them to its scans) and sends what a commit claimed.
+   */
+  sender?: Pick<DeliveryWorker, 'claimAtInsert' | 'deliverClaimed'>;
 }
 
 /**
@@ -20,7 +26,7 @@ export interface HandlerDeps {
  * for all of them. A recipient not yet in the read model (their registration event has not
  * arrived) gets a notification without an address whose delivery waits, unscheduled, for it.
  */
-async function deliveriesFor(trx: Knex.Transaction, events: readonly DomainEvent[], now: Date): Promise<number> {
+async function deliveriesFor(trx: Knex.Transaction, events: readonly DomainEvent[], now: Date, claim: { leaseUntil: Date } | null): Promise<MadeDeliveries> {
   const people = events.map((event) => (isNotifiable(event.type) ? recipientsOf(event) : []));
   const known = await findRecipients(trx, [...new Set(people.flat())]);
   return createEventDeliveries(
@@ -38,6 +44,7 @@ async function deliveriesFor(trx: Knex.Transaction, events: readonly DomainEvent
       }),
     })),
     now,
+    claim,
   );
 }
 
@@ -65,8 +72,11 @@ export function notificationHandlers(deps: HandlerDeps): { handlers: EventHandle
       await upsertRecipient(trx, { userId: p.userId, email: p.email, role: p.role, fullName: p.fullName, registeredAt: new Date(event.occurredAt) }, now);
       due += await releaseAwaitingNotifications(trx, p.userId, p.email, now);
     }
-    due += await deliveriesFor(trx, events, now);
+    const { sender } = deps;
+    const made = await deliveriesFor(trx, events, now, sender?.claimAtInsert() ?? null);
+    due += made.due;
     if (due > 0) afterCommit(trx, deps.onDeliveriesDue);
+    if (sender && made.claimed.length > 0) afterCommit(trx, () => sender.deliverClaimed(made.claimed));
   };
   const handleOne: EventHandler = (trx, event) => handleBatch(trx, [event]);
   const handlers: Partial<Record<EventType, EventHandler>> = {};

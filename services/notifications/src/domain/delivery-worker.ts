@@ -73,8 +73,14 @@ export class DeliveryWorker {
     return { leaseUntil: addMs(clock(), leaseMs) };
   }
 
-  /** Sends deliveries a committed transaction claimed for this worker (claimAtInsert), each marked as a scan's are. */
+  /**
+   * Sends deliveries a committed transaction claimed for this worker (claimAtInsert), each marked
+   * as a scan's are. A worker already stopped leaves them claimed: their lease runs out and a scan
+   * (of the next start, or of another replica) sends them, without an attempt spent on a closing
+   * transport.
+   */
   deliverClaimed(deliveries: readonly ClaimedDelivery[]): void {
+    if (!this.running) return;
     for (const delivery of deliveries) {
       const sending = this.deliver(delivery);
       this.handedOver.add(sending);

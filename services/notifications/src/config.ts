@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { baseEnvShape, envPort, isPlaceholderSecret, loadConfig } from '@guitaronline/platform';
+import { baseEnvShape, envBoolean, envPort, isPlaceholderSecret, loadConfig } from '@guitaronline/platform';
 
 const positiveInt = z.coerce.number().int().positive();
 
@@ -30,6 +30,11 @@ export const configSchema = z
     NOTIFY_PURGE_INTERVAL_MS: positiveInt.default(3_600_000),
     SMTP_TIMEOUT_MS: positiveInt.default(30_000),
     WEBHOOK_TIMEOUT_MS: positiveInt.default(5_000),
+    /**
+     * Webhooks may target private, loopback and link-local addresses (a receiver on 127.0.0.1 in
+     * development). Unset: allowed except in production (channels/webhook-targets.ts).
+     */
+    WEBHOOK_ALLOW_PRIVATE_TARGETS: envBoolean.optional(),
   })
   .superRefine((c, ctx) => {
     if (c.NOTIFY_BACKOFF_MAX_MS < c.NOTIFY_BACKOFF_BASE_MS) {
@@ -45,6 +50,11 @@ export const configSchema = z
   });
 
 export type Config = z.infer<typeof configSchema>;
+
+/** Whether webhooks may go to addresses that are not on the public internet. */
+export function allowPrivateWebhookTargets(config: Pick<Config, 'APP_ENV' | 'WEBHOOK_ALLOW_PRIVATE_TARGETS'>): boolean {
+  return config.WEBHOOK_ALLOW_PRIVATE_TARGETS ?? config.APP_ENV !== 'production';
+}
 
 export function readConfig(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env): Config {
   return loadConfig(configSchema, env);

@@ -1,12 +1,13 @@
 import type { EventConsumer } from '@guitaronline/messaging';
 import { runService, type KeyResolver } from '@guitaronline/platform';
 import { every, startService } from '@guitaronline/service-runtime';
-import { readConfig } from './config';
+import { allowPrivateWebhookTargets, readConfig } from './config';
 import { notificationRoutes } from './api/notification-routes';
 import { buildOpenApiDocument } from './api/openapi';
 import { OutboundChannels } from './channels/delivery-channels';
 import { EmailChannel } from './channels/email-channel';
 import { WebhookChannel } from './channels/webhook-channel';
+import { checkWebhookTarget } from './channels/webhook-targets';
 import { PgDeliveryStore, purgeSettledHistory } from './data/delivery-repository';
 import { subscribedEventTypes } from './data/webhook-repository';
 import { deliveryMetrics } from './delivery-metrics';
@@ -36,7 +37,8 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       const breaker = { resetMs: config.NOTIFY_BREAKER_RESET_MS, volumeThreshold: config.NOTIFY_BREAKER_VOLUME_THRESHOLD, errorPercent: config.NOTIFY_BREAKER_ERROR_PERCENT };
       const email = new EmailChannel({ smtpUrl: config.SMTP_URL, from: config.SMTP_FROM, timeoutMs: config.SMTP_TIMEOUT_MS, breaker });
       onStop(() => email.close());
-      const webhookChannel = new WebhookChannel({ timeoutMs: config.WEBHOOK_TIMEOUT_MS, breaker, clock });
+      const allowPrivateTargets = allowPrivateWebhookTargets(config);
+      const webhookChannel = new WebhookChannel({ timeoutMs: config.WEBHOOK_TIMEOUT_MS, breaker, clock, allowPrivateTargets });
       onStop(() => webhookChannel.close());
       // stopped after the consumer (no new events), before the relay drains: it publishes what the worker's last sends recorded
       const worker = new DeliveryWorker({
@@ -89,6 +91,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
             store: routedWebhookStore(db, router, logger),
             clock,
             onDeleted: (id) => webhookChannel.forget(id),
+            checkTarget: allowPrivateTargets ? undefined : checkWebhookTarget,
           });
           app.use(notificationRoutes({ db, auth, clock, webhooks }));
         },

@@ -147,6 +147,21 @@ describe('webhooks', () => {
     });
   });
 
+  test('when private targets are not allowed, then subscribing a private, loopback or link-local URL answers 400 naming the url, and stores nothing', async () => {
+    fx = await setup(issuer, database, { WEBHOOK_ALLOW_PRIVATE_TARGETS: 'false' });
+    for (const url of ['http://127.0.0.1:9000/hook', 'http://localhost/hook', 'http://10.0.0.7/hook', 'http://169.254.169.254/latest/meta-data', 'http://[::1]/hook']) {
+      const res = await call('POST', '/api/v1/notifications/webhooks', { url, events: ['booking.confirmed'] });
+      expect(res.status).toBe(400);
+      expect(res.type).toContain('application/problem+json');
+      expect(res.body.code).toBe('validation_failed');
+      expect(res.body.errors).toEqual([{ path: 'url', message: expect.stringContaining('not a public internet address') }]);
+    }
+    expect(await fx.db('webhook_subscriptions')).toEqual([]);
+    // a public address is taken (nothing is sent until an event comes)
+    const res = await call('POST', '/api/v1/notifications/webhooks', { url: 'https://93.184.215.14/hook', events: ['booking.confirmed'] });
+    expect(res.status).toBe(201);
+  });
+
   test('when the event bus is unreachable, then subscribing answers 503 problem+json and stores nothing', async () => {
     fx = await setup(issuer, database);
     await fx.service!.messaging.connection.stop();

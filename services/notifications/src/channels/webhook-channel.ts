@@ -1,14 +1,18 @@
 import type CircuitBreaker from 'opossum';
+import { Agent, fetch, type Response } from 'undici';
 import type { Clock } from '../domain/clock';
 import type { ClaimedWebhook } from '../domain/delivery';
 import { signWebhook, webhookBody } from '../domain/webhook-signature';
 import { createBreaker, type BreakerSettings } from './breaker';
+import { assertPublicUrl, publicOnlyAgent } from './webhook-targets';
 
 export interface WebhookChannelOptions {
   timeoutMs: number;
   breaker: BreakerSettings;
   clock: Clock;
   userAgent?: string;
+  /** Private, loopback and link-local targets allowed (see webhook-targets.ts); otherwise every connection is checked. */
+  allowPrivateTargets: boolean;
 }
 
 export class WebhookHttpError extends Error {
@@ -24,8 +28,12 @@ export class WebhookHttpError extends Error {
  */
 export class WebhookChannel {
   private readonly breakers = new Map<string, CircuitBreaker<[ClaimedWebhook], void>>();
+  /** undici's client, with the public-only lookup unless private targets are allowed. */
+  private readonly agent: Agent;
 
-  constructor(private readonly options: WebhookChannelOptions) {}
+  constructor(private readonly options: WebhookChannelOptions) {
+    this.agent = options.allowPrivateTargets ? new Agent() : publicOnlyAgent();
+  }
 
   private breakerFor(subscriptionId: string): CircuitBreaker<[ClaimedWebhook], void> {
     let breaker = this.breakers.get(subscriptionId);
@@ -50,7 +58,9 @@ export class WebhookChannel {
     const timestamp = String(Math.floor(this.options.clock().getTime() / 1000));
     let response: Response;
     try {
+      if (!this.options.allowPrivateTargets) assertPublicUrl(delivery.url);
       response = await fetch(delivery.url, {
+        dispatcher: this.agent,
         method: 'POST',
         body,
         redirect: 'manual',
@@ -66,6 +76,7 @@ export class WebhookChannel {
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
+      if (e.name === 'WebhookTargetError') throw e;
       if (e.name === 'TimeoutError') throw new Error(`no answer within ${this.options.timeoutMs} ms (timeout)`);
       throw new Error(`request failed: ${e.cause?.code ?? e.cause?.message ?? e.message}`);
     }
@@ -80,8 +91,9 @@ export class WebhookChannel {
     this.breakers.delete(subscriptionId);
   }
 
-  close(): void {
+  close(): Promise<void> {
     for (const breaker of this.breakers.values()) breaker.shutdown();
     this.breakers.clear();
+    return this.agent.close();
   }
 }

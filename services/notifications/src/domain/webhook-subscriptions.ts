@@ -1,3 +1,4 @@
+import { errors } from '@guitaronline/platform';
 import type { Clock } from './clock';
 import { newWebhookSecret } from './webhook-signature';
 
@@ -24,6 +25,8 @@ export interface WebhookSubscriptionsDeps {
   clock: Clock;
   /** After a delete: forget what was kept for the subscription (its breaker). */
   onDeleted: (id: string) => void;
+  /** Rejects (with the reason as its message) a URL webhooks may not go to; absent: any URL. */
+  checkTarget?: (url: string) => Promise<void>;
 }
 
 /** Admin management of webhook subscriptions. */
@@ -32,6 +35,13 @@ export class WebhookSubscriptions {
 
   /** A new subscription with a fresh signing secret; the secret is returned this once only. */
   async subscribe(input: { url: string; events: string[]; description?: string }, adminId: string) {
+    if (this.deps.checkTarget) {
+      try {
+        await this.deps.checkTarget(input.url);
+      } catch (err) {
+        throw errors.validation([{ path: 'url', message: (err as Error).message }]);
+      }
+    }
     const secret = newWebhookSecret();
     const subscription = await this.deps.store.insert({ ...input, secret, createdBy: adminId }, this.deps.clock());
     return { ...subscription, secret };

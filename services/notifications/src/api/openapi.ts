@@ -15,6 +15,8 @@ export function buildOpenApiDocument() {
     method: 'post',
     path: '/api/v1/notifications/webhooks',
     summary: 'Subscribe a URL to event types (admin); the signing secret is shown only in this response',
+    description:
+      'In production (unless WEBHOOK_ALLOW_PRIVATE_TARGETS) the URL must name a public internet address: a host that resolves to a private, loopback or link-local address, or does not resolve, is a 400 on `url`.',
     security,
     request: { body: { content: { 'application/json': { schema: http.createWebhookBody } } } },
     responses: { 201: json(http.webhookCreatedSchema, 'The subscription with its secret'), ...problemResponses(400, 401, 403, 413, 503) },

@@ -416,6 +416,7 @@ async function main() {
   }
   await conn.close();
   for (const s of started.reverse()) await s.stop();
+  children.length = 0; // stopped: nothing for the exit handler to kill
   await smtp.close();
   // the private bus's queues and exchange go with the run, and the run's own database
   await testing.deleteBus(bus, services);
@@ -424,10 +425,22 @@ async function main() {
   process.exit(0);
 }
 
+// a run that fails, or is cut (Ctrl-C, a closed pipe), must not leave its service processes
+// behind: they would hold the ports and the cores during the next run
+const killChildren = () => {
+  for (const child of children) {
+    if (!child.pid || child.pid === process.pid) continue;
+    try {
+      process.kill(child.pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+};
+process.on('exit', killChildren);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE']) process.on(signal, () => process.exit(1));
+
 main().catch((err) => {
   console.error(err);
-  // a failed run must not leave its service processes behind (they would hold the ports and the
-  // cores during the next run)
-  for (const child of children) if (child.pid && child.pid !== process.pid) try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone already */ }
   process.exit(1);
 });

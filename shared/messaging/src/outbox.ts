@@ -84,10 +84,22 @@ export async function recordEvents(trx: Transactionish, inputs: readonly RecordE
   if (inputs.length === 0) return [];
   const envelopes = newEnvelopes(inputs);
   await trx(OUTBOX_TABLE).insert(envelopes.map((envelope) => ({ id: envelope.id, type: envelope.type, aggregate_id: envelope.aggregateId, envelope })));
+  announceAfterCommit(trx, envelopes);
+  return envelopes;
+}
+
+/**
+ * For outbox rows a statement of the caller's transaction wrote itself (built with
+ * `newEnvelopes` and inserted in the same statement as the change they announce — one round
+ * trip instead of two): hands them to the in-process relay once the transaction commits,
+ * together with whatever else it recorded; a rollback hands over nothing. Outside a
+ * transaction (an autocommit statement, already committed) they are handed over at once.
+ */
+export function announceAfterCommit(trx: Transactionish, envelopes: readonly DomainEvent[]): void {
+  if (envelopes.length === 0) return;
   if (!(trx as Knex.Transaction).isTransaction) {
-    // autocommit insert: already committed
     announceCommitted(trx as Knex, envelopes);
-    return envelopes;
+    return;
   }
   let batch = batches.get(trx);
   if (!batch) {
@@ -99,7 +111,6 @@ export async function recordEvents(trx: Transactionish, inputs: readonly RecordE
     batch = created;
   }
   batch.rows.push(...envelopes.map(outboxRowOf));
-  return envelopes;
 }
 
 /** One event; see recordEvents. */

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep } from '@guitaronline/testing';
-import { BrokerConnection, OutboxRelay, announceCommitted, newEnvelopes, recordEvent } from '../src';
+import type { Knex } from 'knex';
+import type { DomainEvent } from '@guitaronline/contracts';
+import { BrokerConnection, OutboxRelay, announceAfterCommit, announceCommitted, newEnvelopes, recordEvent } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 const registered = (userId = randomUUID()) => ({
@@ -89,6 +91,48 @@ describe('outbox relay', () => {
       expect(capture.messages.map((m) => m.body.id)).toEqual([announced!.id]);
       await eventually(async () => (await fx.knex('outbox').where({ id: announced!.id }).first())?.published_at != null);
       expect((await fx.knex('outbox').where({ id: silent!.id }).first()).published_at).toBeNull();
+    } finally {
+      await relay.stop();
+      await connection.stop();
+      await capture.close();
+    }
+  });
+
+  test('when a transaction writes outbox rows in its own statement and announces them, they are published from memory once it commits; a rolled-back one never', async () => {
+    const capture = await captureMessages(fx.exchange);
+    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-announce-trx', logger: silentLogger });
+    await connection.start();
+    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 60_000 });
+    relay.start();
+    const writeAndAnnounce = async (trx: Knex.Transaction, envelope: DomainEvent) => {
+      // the change and its event in one statement, as a repository would write them
+      await trx.raw(
+        `with change as (insert into effects (event_id, note) values (?, 'made') returning id)
+         insert into outbox (id, type, aggregate_id, envelope) select ?, ?, ?, ?::jsonb from change`,
+        [envelope.id, envelope.id, envelope.type, envelope.aggregateId, JSON.stringify(envelope)],
+      );
+      announceAfterCommit(trx, [envelope]);
+    };
+    try {
+      const [committed, rolledBack] = newEnvelopes([registered(), registered()]);
+      let announcedBeforeCommit = 0;
+      await fx.knex.transaction(async (trx) => {
+        await writeAndAnnounce(trx, committed!);
+        await sleep(300);
+        announcedBeforeCommit = capture.messages.length;
+      });
+      await expect(
+        fx.knex.transaction(async (trx) => {
+          await writeAndAnnounce(trx, rolledBack!);
+          throw new Error('roll back');
+        }),
+      ).rejects.toThrow('roll back');
+      await eventually(() => capture.messages.length >= 1, { timeoutMs: 5_000 });
+      await sleep(500);
+      expect(announcedBeforeCommit).toBe(0);
+      expect(capture.messages.map((m) => m.body.id)).toEqual([committed!.id]);
+      expect(await fx.knex('outbox').where({ id: rolledBack!.id })).toEqual([]);
+      expect((await fx.knex('effects').select('event_id')).map((r) => r.event_id)).toEqual([committed!.id]);
     } finally {
       await relay.stop();
       await connection.stop();

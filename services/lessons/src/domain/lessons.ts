@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventPayload } from '@guitaronline/contracts';
-import { recordEvent } from '@guitaronline/messaging';
+import { announceAfterCommit, newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import type { Logger } from '@guitaronline/platform';
 import type { Db, Tx } from '../data/db';
@@ -33,7 +33,7 @@ export interface LessonsDeps {
  */
 export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'booking.confirmed'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {
   const now = deps.clock();
-  const lesson = await insertLessonUnlessCanceled(tx, {
+  const scheduled: Lesson = {
     id: randomUUID(),
     bookingId: booking.bookingId,
     studentId: booking.studentId,
@@ -43,9 +43,12 @@ export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'bo
     status: 'scheduled',
     createdAt: now,
     updatedAt: now,
-  });
+  };
+  // its event is known before the insert: both go in one statement
+  const [created] = newEnvelopes([{ type: 'lesson.created', aggregateId: scheduled.id, payload: lessonEventPayload(scheduled), occurredAt: now }]);
+  const lesson = await insertLessonUnlessCanceled(tx, scheduled, created!);
   if (lesson) {
-    await recordEvent(tx, { type: 'lesson.created', aggregateId: lesson.id, payload: lessonEventPayload(lesson), occurredAt: now });
+    announceAfterCommit(tx, [created!]);
     return lesson;
   }
   // not created: a duplicate or a late confirmation (the lock keeps the tombstone as the insert saw it)

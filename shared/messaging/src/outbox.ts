@@ -113,6 +113,35 @@ export function announceAfterCommit(trx: Transactionish, envelopes: readonly Dom
   batch.rows.push(...envelopes.map(outboxRowOf));
 }
 
+/**
+ * Runs `change` — an insert, update or delete with `returning` (a query builder or a raw query)
+ * — and, in the same statement, writes the outbox rows of `envelopes` (built beforehand with
+ * `newEnvelopes`) if and only if the change returned a row: a state change and the events that
+ * announce it in one round trip instead of two. The rows go to the relay once the transaction
+ * commits (`announceAfterCommit`). Returns the change's rows.
+ */
+export async function changeWithEvents<Row>(trx: Transactionish, change: Knex.QueryBuilder | Knex.Raw, envelopes: readonly DomainEvent[]): Promise<Row[]> {
+  const { sql, bindings } = change.toSQL();
+  const { rows } = await trx.raw<{ rows: Row[] }>(
+    `with changed as (${sql}), recorded as (
+       insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
+       select e.id, e.type, e.aggregate_id, e.envelope
+       from unnest(?::uuid[], ?::text[], ?::text[], ?::jsonb[]) as e(id, type, aggregate_id, envelope)
+       where exists (select 1 from changed)
+     )
+     select * from changed`,
+    [
+      ...bindings,
+      envelopes.map((e) => e.id),
+      envelopes.map((e) => e.type),
+      envelopes.map((e) => e.aggregateId),
+      envelopes.map((e) => JSON.stringify(e)),
+    ],
+  );
+  if (rows.length > 0) announceAfterCommit(trx, envelopes);
+  return rows;
+}
+
 /** One event; see recordEvents. */
 export async function recordEvent<T extends EventType>(trx: Transactionish, input: RecordEventInput<T>): Promise<DomainEvent<T>> {
   const [envelope] = await recordEvents(trx, [input as unknown as RecordEventInput<EventType>]);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { captureMessages, eventually, sleep } from '@guitaronline/testing';
 import type { Knex } from 'knex';
 import type { DomainEvent } from '@guitaronline/contracts';
-import { BrokerConnection, OutboxRelay, announceAfterCommit, announceCommitted, newEnvelopes, recordEvent } from '../src';
+import { BrokerConnection, OutboxRelay, announceCommitted, changeWithEvents, newEnvelopes, recordEvent } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 const registered = (userId = randomUUID()) => ({
@@ -98,23 +98,19 @@ describe('outbox relay', () => {
     }
   });
 
-  test('when a transaction writes outbox rows in its own statement and announces them, they are published from memory once it commits; a rolled-back one never', async () => {
+  test('when a change and its events are written by one statement, they are published from memory once it commits; on rollback, or when the change touched nothing, never', async () => {
     const capture = await captureMessages(fx.exchange);
     const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-announce-trx', logger: silentLogger });
     await connection.start();
     const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 60_000 });
     relay.start();
-    const writeAndAnnounce = async (trx: Knex.Transaction, envelope: DomainEvent) => {
-      // the change and its event in one statement, as a repository would write them
-      await trx.raw(
-        `with change as (insert into effects (event_id, note) values (?, 'made') returning id)
-         insert into outbox (id, type, aggregate_id, envelope) select ?, ?, ?, ?::jsonb from change`,
-        [envelope.id, envelope.id, envelope.type, envelope.aggregateId, JSON.stringify(envelope)],
-      );
-      announceAfterCommit(trx, [envelope]);
-    };
+    const writeAndAnnounce = (trx: Knex.Transaction, envelope: DomainEvent) =>
+      changeWithEvents(trx, trx('effects').insert({ event_id: envelope.id, note: 'made' }).returning('*'), [envelope]);
     try {
-      const [committed, rolledBack] = newEnvelopes([registered(), registered()]);
+      const [committed, rolledBack, untouched] = newEnvelopes([registered(), registered(), registered()]);
+      // a change that returns no row writes no event
+      const none = await fx.knex.transaction((trx) => changeWithEvents(trx, trx('effects').where({ note: 'no such note' }).update({ note: 'x' }).returning('*'), [untouched!]));
+      expect(none).toEqual([]);
       let announcedBeforeCommit = 0;
       await fx.knex.transaction(async (trx) => {
         await writeAndAnnounce(trx, committed!);
@@ -131,7 +127,7 @@ describe('outbox relay', () => {
       await sleep(500);
       expect(announcedBeforeCommit).toBe(0);
       expect(capture.messages.map((m) => m.body.id)).toEqual([committed!.id]);
-      expect(await fx.knex('outbox').where({ id: rolledBack!.id })).toEqual([]);
+      expect(await fx.knex('outbox').whereIn('id', [rolledBack!.id, untouched!.id])).toEqual([]);
       expect((await fx.knex('effects').select('event_id')).map((r) => r.event_id)).toEqual([committed!.id]);
     } finally {
       await relay.stop();

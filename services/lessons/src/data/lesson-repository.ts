@@ -1,5 +1,6 @@
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { DomainEvent } from '@guitaronline/contracts';
+import { changeWithEvents } from '@guitaronline/messaging';
 import type { Lesson, LessonStatus } from '../domain/lesson-rules';
 import type { Queryable, Tx } from './db';
 
@@ -33,23 +34,17 @@ function toLesson(row: LessonRow): Lesson {
 
 /**
  * Inserts the booking's lesson unless the booking is already remembered as canceled or already
- * has one, and in the same statement the outbox row of `created` (its `lesson.created`, built
- * beforehand from the same values) — only when the lesson was inserted. Undefined: nothing
- * was written.
+ * has one (UNIQUE booking_id), and in the same statement the outbox row of `created` (its
+ * `lesson.created`, built beforehand from the same values) — only when the lesson was inserted.
+ * Undefined: nothing was written.
  */
 export async function insertLessonUnlessCanceled(tx: Tx, lesson: Lesson, created: DomainEvent): Promise<Lesson | undefined> {
-  const result = await tx.raw<{ rows: LessonRow[] }>(
-    `with made as (
-       insert into lessons (id, booking_id, student_id, teacher_id, start_at, end_at, status, created_at, updated_at)
-       select :id, :bookingId, :studentId, :teacherId, :startAt, :endAt, :status, :createdAt, :updatedAt
-       where not exists (select 1 from canceled_bookings where booking_id = :bookingId)
-       on conflict (booking_id) do nothing
-       returning *
-     ), recorded as (
-       insert into outbox (id, type, aggregate_id, envelope)
-       select :eventId, :eventType, :aggregateId, :envelope::jsonb from made
-     )
-     select * from made`,
+  const insert = tx.raw(
+    `insert into lessons (id, booking_id, student_id, teacher_id, start_at, end_at, status, created_at, updated_at)
+     select :id, :bookingId, :studentId, :teacherId, :startAt, :endAt, :status, :createdAt, :updatedAt
+     where not exists (select 1 from canceled_bookings where booking_id = :bookingId)
+     on conflict (booking_id) do nothing
+     returning *`,
     {
       id: lesson.id,
       bookingId: lesson.bookingId,
@@ -60,13 +55,10 @@ export async function insertLessonUnlessCanceled(tx: Tx, lesson: Lesson, created
       status: lesson.status,
       createdAt: lesson.createdAt,
       updatedAt: lesson.updatedAt,
-      eventId: created.id,
-      eventType: created.type,
-      aggregateId: created.aggregateId,
-      envelope: JSON.stringify(created),
     },
   );
-  return result.rows[0] ? toLesson(result.rows[0]) : undefined;
+  const [row] = await changeWithEvents<LessonRow>(tx, insert, [created]);
+  return row ? toLesson(row) : undefined;
 }
 
 export async function findLessonById(db: Queryable, id: string): Promise<Lesson | undefined> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { EventPayload } from '@guitaronline/contracts';
-import { announceAfterCommit, newEnvelopes, recordEvent } from '@guitaronline/messaging';
+import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import type { Logger } from '@guitaronline/platform';
 import type { Db, Tx } from '../data/db';
@@ -47,10 +47,7 @@ export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'bo
   // its event is known before the insert: both go in one statement
   const [created] = newEnvelopes([{ type: 'lesson.created', aggregateId: scheduled.id, payload: lessonEventPayload(scheduled), occurredAt: now }]);
   const lesson = await insertLessonUnlessCanceled(tx, scheduled, created!);
-  if (lesson) {
-    announceAfterCommit(tx, [created!]);
-    return lesson;
-  }
+  if (lesson) return lesson;
   // not created: a duplicate or a late confirmation (the lock keeps the tombstone as the insert saw it)
   if (await isBookingCanceled(tx, booking.bookingId)) {
     deps.logger.info({ bookingId: booking.bookingId }, 'booking was canceled before its confirmation arrived; no lesson created');

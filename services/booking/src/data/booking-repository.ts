@@ -1,4 +1,6 @@
 import type { Knex } from 'knex';
+import type { DomainEvent } from '@guitaronline/contracts';
+import { changeWithEvents } from '@guitaronline/messaging';
 import type { Booking, BookingStatus, Role } from '../domain/booking';
 import { keysetPage, type Page } from '@guitaronline/platform';
 import { bookingErrors } from '../domain/booking-errors';
@@ -84,9 +86,11 @@ export class BookingRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
   /** Inserts a booking; a second live booking on the slot is refused by the partial unique index. */
-  async insert(booking: Booking): Promise<Booking> {
+  /** Inserts a booking and, in the same statement, the events announcing it (built beforehand from it). */
+  async insert(booking: Booking, events: readonly DomainEvent[] = []): Promise<Booking> {
     try {
-      const [row] = await this.db<BookingRow>('bookings').insert(toRow(booking)).returning('*');
+      const insert = this.db<BookingRow>('bookings').insert(toRow(booking)).returning('*');
+      const [row] = events.length > 0 ? await changeWithEvents<BookingRow>(this.db, insert, events) : await insert;
       return toBooking(row as BookingRow);
     } catch (err) {
       if (isUniqueViolation(err, 'bookings_one_live_per_slot')) throw bookingErrors.slotUnavailable('The slot already has a live booking.');

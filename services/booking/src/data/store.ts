@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import { recordEvent } from '@guitaronline/messaging';
+import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { afterCommit } from '@guitaronline/platform';
-import type { EventPayload, EventType } from '@guitaronline/contracts';
+import type { DomainEvent, EventPayload, EventType } from '@guitaronline/contracts';
 import type { Clock } from '../domain/booking';
 import { BookingRepository } from './booking-repository';
 import { IdempotencyRepository } from './idempotency-repository';
@@ -16,6 +16,8 @@ export interface Tx {
   teachers: TeacherProfileRepository;
   /** Writes an event to the outbox in this transaction (it commits or rolls back with the change). */
   record<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string, options?: { correlationId?: string | null }): Promise<void>;
+  /** An event as `record` would write it, for a repository to write in the statement of its change. */
+  envelope<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string): DomainEvent<T>;
   /** Serialises this transaction with every other one of the same student (hold limits, idempotency keys). */
   lockStudent(studentId: string): Promise<void>;
   /** Runs after a successful commit (never on rollback). */
@@ -52,6 +54,9 @@ export class Store {
       teachers: new TeacherProfileRepository(trx),
       async record(type, payload, aggregateId, options = {}) {
         await recordEvent(trx, { type, payload, aggregateId, occurredAt: clock(), correlationId: options.correlationId ?? undefined });
+      },
+      envelope(type, payload, aggregateId) {
+        return newEnvelopes([{ type, payload, aggregateId, occurredAt: clock() }])[0] as DomainEvent<typeof type>;
       },
       async lockStudent(studentId) {
         await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`booking:student:${studentId}`]);

@@ -65,8 +65,8 @@ export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldR
       },
       now,
     );
-    const held = await tx.bookings.insert(booking);
-    await tx.record('booking.held', heldPayload(held), held.id);
+    // the hold and its booking.held in one statement
+    const held = await tx.bookings.insert(booking, [tx.envelope('booking.held', heldPayload(booking), booking.id)]);
     const body = bookingJson(held);
     if (idempotency) await tx.idempotency.save(student.userId, idempotency.key, { requestHash: idempotency.requestHash, responseStatus: 201, responseBody: body }, now);
     return { status: 201, body, replayed: false };

@@ -55,6 +55,9 @@ async function main() {
   const without = new Set((process.env.BENCH_WITHOUT ?? (process.env.BENCH_CORE_ONLY ? 'notifications,admin' : '')).split(',').filter(Boolean));
   const services = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'].filter((name) => !without.has(name));
   const load = (p) => require(path.join(root, p));
+  // BENCH_BACKGROUND_NICE=<n>: run the services whose work trails the saga at that nice level
+  const BACKGROUND_NICE = Number(process.env.BENCH_BACKGROUND_NICE || 0);
+  const background = new Set(BACKGROUND_NICE ? ['notifications', 'admin'] : []);
   const started = children;
   const limits = {
     AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-bench-${id}`,
@@ -84,6 +87,7 @@ async function main() {
       const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${name}.cpuprofile`] : [];
       const child = spawn(process.execPath, [...profile, path.join(root, entry)], { env: { ...env, PORT: String(ports[name]) }, stdio: ['ignore', 'ignore', 'inherit'] });
       started.push({ name, pid: child.pid, url: urls[name], stop: () => new Promise((r) => { child.once('exit', r); child.kill('SIGTERM'); }) });
+      if (background.has(name)) require('node:os').setPriority(child.pid, BACKGROUND_NICE);
       for (let i = 0; ; i += 1) {
         const ok = await fetch(`${urls[name]}/health`).then((r) => r.ok, () => false);
         if (ok) break;

@@ -278,6 +278,19 @@ async function main() {
     for (const [pid, { role, ms }] of after) out[role] = (out[role] ?? 0) + ms - (before.get(pid)?.ms ?? 0);
     return out;
   };
+  // the cluster's WAL (pg_stat_wal): what the run wrote, per saga
+  const walNow = async () => {
+    const { Client } = require('pg');
+    const client = new Client({ connectionString: base.DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query('select wal_records::bigint as records, wal_bytes::bigint as bytes from pg_stat_wal');
+      return { records: Number(rows[0].records), bytes: Number(rows[0].bytes) };
+    } finally {
+      await client.end();
+    }
+  };
+  const walBefore = await walNow().catch(() => undefined);
   const backendsBefore = backendCpu();
   const infraBefore = infraCpuMs();
   const driverBefore = process.cpuUsage();
@@ -404,6 +417,7 @@ async function main() {
   const totalPerSaga = cpuBefore.map(([name, before]) => `${name} ${f((cpuMs(started.find((s) => s.name === name).pid) - before) / allSagas)}`);
   const infraDrained = infraCpuMs();
   const backendsDrained = postgresByRole(backendsBefore, backendCpu());
+  const walAfter = walBefore ? await walNow().catch(() => undefined) : undefined;
   for (const k of Object.keys(infraDrained)) totalPerSaga.push(`${k} ${f((infraDrained[k] - infraBefore[k]) / allSagas)}`);
   const sumOf = (parts) => parts.reduce((a, p) => a + Number(p.split(' ').pop()), 0);
   if (totalPerSaga.length) {
@@ -411,6 +425,7 @@ async function main() {
     // what that means for this box: the share of its cores a steady RATE takes, and the rate that would fill them
     const cores = require('node:os').availableParallelism();
     const total = sumOf(totalPerSaga);
+    if (walBefore && walAfter) console.log(`  WAL the whole cluster wrote per saga: ${f((walAfter.records - walBefore.records) / allSagas)} records, ${f((walAfter.bytes - walBefore.bytes) / allSagas / 1024)} kB`);
     console.log(`  postgres by the service it works for: ${Object.entries(backendsDrained).sort((a, b) => b[1] - a[1]).map(([role, ms]) => `${role} ${f(ms / allSagas)}`).join(', ')}`);
     console.log(`  on ${cores} cores: ${RATE} sagas/s would keep them ${f((total * RATE) / (10 * cores))} % busy; they are full at ${f((1000 * cores) / total)} sagas/s (load driver and SMTP sink not counted)`);
   }

@@ -99,4 +99,22 @@ export const migrations: Record<string, Migration> = {
       `);
     },
   },
+  /**
+   * Fewer index entries per delivery row version (a mail's row is written two or three times):
+   * the (event, subscription) key only for webhook rows — an e-mail row has no subscription and
+   * entered it for nothing — and led by the subscription, so it also serves a subscription's
+   * cancel and the purge's "does anything still refer to it"; the (channel, status) index went
+   * unused (the figures read the rows anyway) and the live-subscription index is covered by
+   * the new key.
+   */
+  '0002_lean_delivery_indexes': {
+    async up(knex) {
+      await knex.raw(`
+        create unique index deliveries_subscription_event_key on deliveries (subscription_id, event_id) where subscription_id is not null;
+        alter table deliveries drop constraint deliveries_event_subscription_key;
+        drop index deliveries_channel_status_idx;
+        drop index deliveries_live_subscription_idx;
+      `);
+    },
+  },
 };

@@ -48,7 +48,7 @@ interface ClaimedMailRow {
 /**
  * Everything some events make, in one statement: per event, an e-mail notification and its
  * delivery per recipient (the unique (event, user, channel) key makes a second call a no-op),
- * and a webhook delivery per live subscription to their type (unique per (event, subscription)).
+ * and a webhook delivery per live subscription to their type (unique per (subscription, event)).
  * With `claim`, an e-mail whose address is known is made already claimed (`sending`, a claim
  * token, the lease as its next attempt time) and returned, so it goes out as soon as the caller
  * commits without a second write to claim it; should it never go out, its lease runs out and a
@@ -98,7 +98,7 @@ export async function createEventDeliveries(
        select gen_random_uuid(), 'webhook', sub.subscription_id, e.event_id, e.event_type, e.occurred_at, e.correlation_id, e.payload,
               'pending', 0, :now, :now, :now
        from subscribed sub join events e on e.event_id = sub.event_id
-       on conflict (event_id, subscription_id) do nothing
+       on conflict (subscription_id, event_id) where subscription_id is not null do nothing
        returning id
      )
      select (select json_agg(json_build_object(

@@ -85,8 +85,10 @@ export interface BookingListFilter {
 export class BookingRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
-  /** Inserts a booking; a second live booking on the slot is refused by the partial unique index. */
-  /** Inserts a booking and, in the same statement, the events announcing it (built beforehand from it). */
+  /**
+   * Inserts a booking and, in the same statement, the events announcing it (built beforehand from
+   * it); a second live booking on the slot is refused by the partial unique index.
+   */
   async insert(booking: Booking, events: readonly DomainEvent[] = []): Promise<Booking> {
     try {
       const insert = this.db<BookingRow>('bookings').insert(toRow(booking)).returning('*');

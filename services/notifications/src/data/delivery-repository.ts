@@ -15,14 +15,15 @@ export async function cancelSubscriptionDeliveries(db: Db, subscriptionId: strin
     .update({ status: 'canceled', claim_token: null, next_attempt_at: null, last_error: 'subscription deleted', updated_at: now });
 }
 
-interface ClaimedRow {
+/** A claimed delivery as SQL returns it (a row, or a row built as JSON: `occurred_at` then comes as text). */
+export interface ClaimedRow {
   id: string;
   channel: 'email' | 'webhook';
   claim_token: string;
   attempts: number;
   event_id: string;
   event_type: string;
-  occurred_at: Date;
+  occurred_at: Date | string;
   correlation_id: string | null;
   payload: Record<string, unknown> | null;
   notification_id: string | null;
@@ -35,14 +36,14 @@ interface ClaimedRow {
   secret: string | null;
 }
 
-function toClaimed(r: ClaimedRow): ClaimedDelivery {
+export function toClaimed(r: ClaimedRow): ClaimedDelivery {
   const base = {
     id: r.id,
     claimToken: r.claim_token,
     attempts: r.attempts,
     eventId: r.event_id,
     eventType: r.event_type,
-    occurredAt: r.occurred_at.toISOString(),
+    occurredAt: new Date(r.occurred_at).toISOString(),
     correlationId: r.correlation_id,
   };
   if (r.channel === 'email') {

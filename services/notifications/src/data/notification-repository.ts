@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { ClaimedEmail, DeliveryChannel, DeliveryStatus } from '../domain/delivery';
+import { toClaimed, type ClaimedRow } from './delivery-repository';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 
 type Db = Knex | Knex.Transaction;
@@ -31,19 +32,6 @@ export interface MadeDeliveries {
   due: number;
 }
 
-interface ClaimedMailRow {
-  id: string;
-  claim_token: string;
-  notification_id: string;
-  event_id: string;
-  event_type: string;
-  occurred_at: Date;
-  correlation_id: string | null;
-  user_id: string;
-  email: string;
-  subject: string;
-  body: string;
-}
 
 /**
  * Everything some events make, in one statement: per event, an e-mail notification and its
@@ -64,7 +52,7 @@ export async function createEventDeliveries(
 ): Promise<MadeDeliveries> {
   if (events.length === 0) return { claimed: [], due: 0 };
   const mails = events.flatMap((e) => e.emails.map((m) => ({ ...m, eventId: e.eventId })));
-  const { rows } = await trx.raw<{ rows: { claimed: ClaimedMailRow[] | null; due: number }[] }>(
+  const { rows } = await trx.raw<{ rows: { claimed: ClaimedRow[] | null; due: number }[] }>(
     `with events as (
        select * from unnest(:eventIds::uuid[], :types::text[], :occurredAts::timestamptz[], :correlationIds::text[], :payloads::jsonb[])
          as e(event_id, event_type, occurred_at, correlation_id, payload)
@@ -102,8 +90,9 @@ export async function createEventDeliveries(
        returning id
      )
      select (select json_agg(json_build_object(
-               'id', m.id, 'claim_token', m.claim_token, 'notification_id', m.notification_id, 'event_id', m.event_id,
-               'event_type', m.event_type, 'occurred_at', m.occurred_at, 'correlation_id', m.correlation_id,
+               'id', m.id, 'channel', 'email', 'claim_token', m.claim_token, 'attempts', 0, 'notification_id', m.notification_id,
+               'event_id', m.event_id, 'event_type', m.event_type, 'occurred_at', m.occurred_at, 'correlation_id', m.correlation_id,
+               'payload', null, 'subscription_id', null, 'url', null, 'secret', null,
                'user_id', made.user_id, 'email', made.email, 'subject', made.subject, 'body', made.body))
              from mails m join made on made.id = m.notification_id where m.status = 'sending') as claimed,
             ((select count(*) from mails where status = 'pending' and next_attempt_at is not null) + (select count(*) from hooks))::int as due`,
@@ -124,23 +113,8 @@ export async function createEventDeliveries(
       leaseUntil: claim?.leaseUntil ?? now,
     },
   );
-  const claimed = (rows[0]?.claimed ?? []).map(
-    (r): ClaimedEmail => ({
-      channel: 'email',
-      id: r.id,
-      claimToken: r.claim_token,
-      attempts: 0,
-      eventId: r.event_id,
-      eventType: r.event_type,
-      occurredAt: new Date(r.occurred_at).toISOString(),
-      correlationId: r.correlation_id,
-      notificationId: r.notification_id,
-      userId: r.user_id,
-      to: r.email,
-      subject: r.subject,
-      text: r.body,
-    }),
-  );
+  // claimed rows are e-mails (the statement claims no webhook)
+  const claimed = (rows[0]?.claimed ?? []).map(toClaimed) as ClaimedEmail[];
   return { claimed, due: rows[0]?.due ?? 0 };
 }
 

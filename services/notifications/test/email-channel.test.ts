@@ -2,6 +2,7 @@ import { createServer, Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import nodemailer from 'nodemailer';
 import { noDelayConnection, smtpOptions } from '../src/channels/email-channel';
+import { countSocketWrites } from '@guitaronline/testing';
 import { startSmtp } from './harness';
 
 describe('SMTP connection', () => {
@@ -23,17 +24,12 @@ describe('SMTP connection', () => {
   test('when mail is sent, then each command and the whole message after DATA leave in one socket write each', async () => {
     const smtp = await startSmtp();
     const options = smtpOptions(smtp.url, 5_000);
-    const writes = { calls: 0 };
+    let writes = { calls: 0, chunks: 0 };
     const open = options.getSocket;
     // count the writes that reach the relay's socket (one syscall each)
     options.getSocket = (o, callback) =>
       open(o, (err, opened) => {
-        if (opened) {
-          const socket = opened.connection as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
-          const [write, writev] = [socket._write.bind(socket), socket._writev.bind(socket)];
-          socket._write = (...a) => ((writes.calls += 1), write(...a));
-          socket._writev = (...a) => ((writes.calls += 1), writev(...a));
-        }
+        if (opened) writes = countSocketWrites(opened.connection);
         callback(err, opened);
       });
     const transport = nodemailer.createTransport({ ...options, maxConnections: 1 });

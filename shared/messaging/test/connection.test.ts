@@ -1,27 +1,8 @@
 import type { Socket } from 'node:net';
 import type { ConsumeMessage } from 'amqplib';
-import { testInfra } from '@guitaronline/testing';
+import { countSocketWrites, testInfra } from '@guitaronline/testing';
 import { BrokerConnection } from '../src';
 import { silentLogger } from './harness';
-
-/** Counts the calls that reach the socket's handle: one per syscall (write or writev). */
-function countSocketWrites(socket: Socket) {
-  const counts = { calls: 0, chunks: 0 };
-  const s = socket as unknown as { _write: (...a: unknown[]) => void; _writev: (chunks: unknown[], cb: unknown) => void };
-  const write = s._write.bind(socket);
-  const writev = s._writev.bind(socket);
-  s._write = (...args) => {
-    counts.calls += 1;
-    counts.chunks += 1;
-    write(...args);
-  };
-  s._writev = (chunks, cb) => {
-    counts.calls += 1;
-    counts.chunks += chunks.length;
-    writev(chunks, cb);
-  };
-  return counts;
-}
 
 describe('broker connection', () => {
   let connection: BrokerConnection;

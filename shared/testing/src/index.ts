@@ -6,3 +6,4 @@ export * from './eventually';
 export * from './infra';
 export * from './smtp';
 export * from './token-issuer';
+export * from './sockets';

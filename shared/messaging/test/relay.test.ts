@@ -20,6 +20,21 @@ describe('outbox relay', () => {
     await fx.cleanup();
   });
 
+  /** A capture of the exchange, a broker connection and a relay over the fixture's outbox; `stop` ends all three. */
+  const startRelay = async (name: string, options: { pollIntervalMs: number; initialDelayMs?: number }) => {
+    const capture = await captureMessages(fx.exchange);
+    const connection = new BrokerConnection({ url: fx.amqpUrl, name, logger: silentLogger, initialDelayMs: options.initialDelayMs });
+    await connection.start();
+    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: options.pollIntervalMs });
+    relay.start();
+    const stop = async () => {
+      await relay.stop();
+      await connection.stop();
+      await capture.close();
+    };
+    return { capture, connection, stop };
+  };
+
   test('when three relays race over one outbox, each committed event (fresh or left behind by a dead writer) is published exactly once and a rolled-back one never', async () => {
     const capture = await captureMessages(fx.exchange);
     const connections = [0, 1, 2].map((i) => new BrokerConnection({ url: fx.amqpUrl, name: `relay-${i}`, logger: silentLogger }));
@@ -75,12 +90,8 @@ describe('outbox relay', () => {
   });
 
   test('when a statement writes outbox rows itself and announces them, the relay publishes them from memory without waiting for its poll', async () => {
-    const capture = await captureMessages(fx.exchange);
-    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-announce', logger: silentLogger });
-    await connection.start();
     // a poll a minute away: only the in-process handoff can publish within this test
-    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 60_000 });
-    relay.start();
+    const { capture, stop } = await startRelay('relay-announce', { pollIntervalMs: 60_000 });
     try {
       const [announced, silent] = newEnvelopes([registered(), registered()]);
       const row = (e: typeof announced) => ({ id: e!.id, type: e!.type, aggregate_id: e!.aggregateId, envelope: e });
@@ -92,18 +103,12 @@ describe('outbox relay', () => {
       await eventually(async () => (await fx.knex('outbox').where({ id: announced!.id }).first())?.published_at != null);
       expect((await fx.knex('outbox').where({ id: silent!.id }).first()).published_at).toBeNull();
     } finally {
-      await relay.stop();
-      await connection.stop();
-      await capture.close();
+      await stop();
     }
   });
 
   test('when a change and its events are written by one statement, they are published from memory once it commits; on rollback, or when the change touched nothing, never', async () => {
-    const capture = await captureMessages(fx.exchange);
-    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-announce-trx', logger: silentLogger });
-    await connection.start();
-    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 60_000 });
-    relay.start();
+    const { capture, stop } = await startRelay('relay-announce-trx', { pollIntervalMs: 60_000 });
     const writeAndAnnounce = (trx: Knex.Transaction, envelope: DomainEvent) =>
       changeWithEvents(trx, trx('effects').insert({ event_id: envelope.id, note: 'made' }).returning('*'), [envelope]);
     try {
@@ -130,18 +135,12 @@ describe('outbox relay', () => {
       expect(await fx.knex('outbox').whereIn('id', [rolledBack!.id, untouched!.id])).toEqual([]);
       expect((await fx.knex('effects').select('event_id')).map((r) => r.event_id)).toEqual([committed!.id]);
     } finally {
-      await relay.stop();
-      await connection.stop();
-      await capture.close();
+      await stop();
     }
   });
 
   test('when the broker connection drops mid-stream, the relay reconnects and nothing recorded is lost', async () => {
-    const capture = await captureMessages(fx.exchange);
-    const connection = new BrokerConnection({ url: fx.amqpUrl, name: 'relay-drop', logger: silentLogger, initialDelayMs: 50 });
-    await connection.start();
-    const relay = new OutboxRelay({ service: 'identity', knex: fx.knex, connection, exchange: fx.exchange, logger: silentLogger, pollIntervalMs: 50 });
-    relay.start();
+    const { capture, connection, stop } = await startRelay('relay-drop', { pollIntervalMs: 50, initialDelayMs: 50 });
     try {
       const committed: string[] = [];
       let reconnected = false;
@@ -161,9 +160,7 @@ describe('outbox relay', () => {
       const ids = new Set(capture.messages.map((m) => m.body.id));
       for (const id of committed) expect(ids.has(id)).toBe(true);
     } finally {
-      await relay.stop();
-      await connection.stop();
-      await capture.close();
+      await stop();
     }
   });
 

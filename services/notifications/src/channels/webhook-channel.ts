@@ -4,7 +4,7 @@ import type { Clock } from '../domain/clock';
 import type { ClaimedWebhook } from '../domain/delivery';
 import { signWebhook, webhookBody } from '../domain/webhook-signature';
 import { createBreaker, type BreakerSettings } from './breaker';
-import { assertPublicUrl, publicOnlyAgent } from './webhook-targets';
+import { assertPublicUrl, publicOnlyAgent, WebhookTargetError } from './webhook-targets';
 
 export interface WebhookChannelOptions {
   timeoutMs: number;
@@ -76,7 +76,7 @@ export class WebhookChannel {
       });
     } catch (err) {
       const e = err as Error & { cause?: { code?: string; message?: string } };
-      if (e.name === 'WebhookTargetError') throw e;
+      if (err instanceof WebhookTargetError) throw err;
       if (e.name === 'TimeoutError') throw new Error(`no answer within ${this.options.timeoutMs} ms (timeout)`);
       throw new Error(`request failed: ${e.cause?.code ?? e.cause?.message ?? e.message}`);
     }

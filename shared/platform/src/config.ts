@@ -33,6 +33,8 @@ export const baseEnvShape = {
   IDENTITY_URL: z.url().default('http://127.0.0.1:8001'),
   /** Password of this service's own Postgres role; dev default is refused in production. */
   DB_ROLE_PASSWORD: z.string().optional(),
+  /** Statement texts a service runs as prepared statements (db.ts); 0 for a pooler that cannot keep them. */
+  DB_PREPARED_STATEMENTS: z.coerce.number().int().min(0).max(10_000).default(200),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(72),
   INBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),

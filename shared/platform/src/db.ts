@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import { preparingPgClient, StatementNames } from './prepared-statements';
 
 export type { Knex };
 
@@ -10,7 +11,15 @@ export interface ServiceDbOptions {
   role?: string;
   rolePassword?: string;
   pool?: { min?: number; max?: number };
+  /**
+   * How many statement texts may run as named (prepared) statements, parsed and planned once
+   * per connection (prepared-statements.ts); 0 sends every statement unnamed. Default 200.
+   */
+  preparedStatements?: number;
 }
+
+/** The default of `ServiceDbOptions.preparedStatements` and of DB_PREPARED_STATEMENTS. */
+export const DEFAULT_PREPARED_STATEMENTS = 200;
 
 export function serviceRoleName(schema: string): string {
   return `${schema}_svc`;
@@ -41,8 +50,9 @@ export function afterCommit(db: Knex | Knex.Transaction, fn: () => void): void {
 
 /** knex bound to the service's own schema and role (DESIGN.md rule 1). */
 export function createServiceDb(opts: ServiceDbOptions): Knex {
+  const prepared = opts.preparedStatements ?? DEFAULT_PREPARED_STATEMENTS;
   return knexFactory({
-    client: 'pg',
+    client: prepared > 0 ? preparingPgClient(new StatementNames(prepared)) : 'pg',
     connection: { connectionString: serviceConnectionString(opts), application_name: `guitaronline-${opts.schema}` },
     searchPath: [opts.schema],
     pool: { min: opts.pool?.min ?? 0, max: opts.pool?.max ?? 10 },

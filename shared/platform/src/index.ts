@@ -2,6 +2,7 @@ export * from './auth';
 export * from './config';
 export * from './context';
 export * from './db';
+export * from './prepared-statements';
 export * from './errors';
 export * from './http';
 export * from './lifecycle';

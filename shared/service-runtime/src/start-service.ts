@@ -25,6 +25,7 @@ export interface RuntimeConfig {
   LOG_LEVEL: string;
   DATABASE_URL: string;
   DB_ROLE_PASSWORD?: string;
+  DB_PREPARED_STATEMENTS?: number;
   AMQP_URL: string;
   EVENTS_EXCHANGE: string;
   EVENTS_QUEUE_PREFIX: string;
@@ -115,7 +116,13 @@ export async function startService<C extends RuntimeConfig, X extends object = R
   const { name, config } = options;
   const logger = createLogger(name, { level: config.LOG_LEVEL });
   const metrics = createMetricsRegistry(name);
-  const db = createServiceDb({ databaseUrl: config.DATABASE_URL, schema: name, rolePassword: config.DB_ROLE_PASSWORD, pool: options.pool });
+  const db = createServiceDb({
+    databaseUrl: config.DATABASE_URL,
+    schema: name,
+    rolePassword: config.DB_ROLE_PASSWORD,
+    pool: options.pool,
+    preparedStatements: config.DB_PREPARED_STATEMENTS,
+  });
 
   let server: Server | undefined;
   let messaging: Messaging | undefined;

@@ -1,0 +1,104 @@
+import { adminDb, createServiceDb, ensureServiceSchema, StatementNames, type Knex } from '../src';
+import { testInfra } from '@guitaronline/testing';
+
+describe('StatementNames', () => {
+  test('a text is named the second time it is seen, and keeps that name', () => {
+    const names = new StatementNames(10);
+    expect(names.nameOf('select $1')).toBeUndefined();
+    const name = names.nameOf('select $1');
+    expect(name).toBeDefined();
+    expect(names.nameOf('select $1')).toBe(name);
+    names.nameOf('select $2');
+    expect(names.nameOf('select $2')).not.toBe(name);
+  });
+
+  test('no more than the limit of texts are named; the named ones keep their names', () => {
+    const names = new StatementNames(2);
+    for (const sql of ['a', 'a', 'b', 'b', 'c', 'c', 'c']) names.nameOf(sql);
+    expect(names.size).toBe(2);
+    expect(names.nameOf('c')).toBeUndefined();
+    expect(names.nameOf('a')).toBeDefined();
+  });
+
+  test('the memory of once-seen texts is bounded', () => {
+    const names = new StatementNames(10, 3);
+    for (const sql of ['a', 'b', 'c', 'd']) names.nameOf(sql); // 'd' starts the memory over
+    expect(names.nameOf('a')).toBeUndefined();
+    expect(names.nameOf('d')).toBeDefined();
+  });
+});
+
+describe('prepared statements on a service connection', () => {
+  const SCHEMA = 'preptest';
+  let admin: Knex;
+
+  beforeAll(async () => {
+    admin = adminDb(testInfra().databaseUrl);
+    await ensureServiceSchema(admin, SCHEMA);
+    await admin.raw(`drop table if exists ${SCHEMA}.items`);
+    await admin.raw(`create table ${SCHEMA}.items (id int primary key, label text not null)`);
+    await admin.raw(`alter table ${SCHEMA}.items owner to ${SCHEMA}_svc`);
+  });
+  afterAll(() => admin.destroy());
+
+  /** The statements the pool's one connection has prepared. */
+  const prepared = async (db: Knex) => (await db.raw('select statement from pg_prepared_statements')).rows.map((r: { statement: string }) => r.statement);
+
+  test('a repeated statement is prepared once on the connection, and answers as before', async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
+    try {
+      await db('items').insert({ id: 1, label: 'one' }).onConflict('id').merge();
+      for (let i = 0; i < 3; i += 1) expect(await db('items').where({ id: 1 }).first('label')).toEqual({ label: 'one' });
+      const statements = await prepared(db);
+      expect(statements.filter((s: string) => s.includes('select "label" from "items"'))).toHaveLength(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('with a limit of 0 nothing is prepared', async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 }, preparedStatements: 0 });
+    try {
+      for (let i = 0; i < 3; i += 1) await db('items').where({ id: 1 }).first('label');
+      expect(await prepared(db)).toEqual([]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('a failed prepared statement rolls back its transaction and the statement works afterwards', async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
+    try {
+      const insert = (trx: Knex | Knex.Transaction, id: number) => trx('items').insert({ id, label: `n${id}` });
+      await db('items').where('id', '>=', 10).delete();
+      await insert(db, 10);
+      await insert(db, 11); // prepared from here on
+      await expect(
+        db.transaction(async (trx) => {
+          await insert(trx, 12);
+          await insert(trx, 10); // duplicate key
+        }),
+      ).rejects.toThrow(/duplicate key/);
+      expect(await db('items').where('id', '>=', 10).orderBy('id').pluck('id')).toEqual([10, 11]);
+      await insert(db, 12);
+      expect(await db('items').where('id', '>=', 10).orderBy('id').pluck('id')).toEqual([10, 11, 12]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test("a migration that changes a table's columns costs one failed statement, then a fresh connection prepares it anew", async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
+    try {
+      const read = () => db('items').where({ id: 1 }).first();
+      await read();
+      await read(); // prepared, with the columns of today
+      await admin.raw(`alter table ${SCHEMA}.items add column note text`);
+      await expect(read()).rejects.toThrow(/cached plan must not change result type/);
+      expect(await read()).toEqual({ id: 1, label: 'one', note: null });
+    } finally {
+      await admin.raw(`alter table ${SCHEMA}.items drop column if exists note`);
+      await db.destroy();
+    }
+  });
+});

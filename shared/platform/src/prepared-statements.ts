@@ -21,6 +21,11 @@ import type { Knex } from 'knex';
  * other would (a consumer's message is redelivered, a request may be retried), and its connection
  * is retired, so the next statement runs on a fresh connection that prepares it anew.
  *
+ * A statement whose best plan depends on a parameter's value beyond what a generic plan can
+ * know — typically a join against `unnest($1::uuid[])`, which a generic plan takes for 10 rows
+ * whatever the array's length, planned once when the table was small — opts out with
+ * `unprepared(query)`: it is planned at every execution, as knex does by default.
+ *
  * Not for a transaction-mode pooler without prepared-statement support (pgbouncer < 1.21):
  * turn it off there with a limit of 0.
  */
@@ -54,6 +59,17 @@ export class StatementNames {
   }
 }
 
+/** The query option that keeps a statement unnamed (see `unprepared`). */
+const UNPREPARED = 'prepare';
+
+/**
+ * Marks a knex query or raw statement to run unnamed, planned at every execution with the
+ * values at hand (see StatementNames for when that is the right choice).
+ */
+export function unprepared<Q extends { options(options: Readonly<Record<string, unknown>>): Q }>(query: Q): Q {
+  return query.options({ [UNPREPARED]: false });
+}
+
 interface CompiledQuery {
   sql?: string;
   bindings?: readonly unknown[];
@@ -71,7 +87,10 @@ export function preparingPgClient(names: StatementNames): typeof Knex.Client {
   class PreparingPgClient extends PgClient {
     override async _query(connection: unknown, obj: CompiledQuery): Promise<unknown> {
       let name: string | undefined;
-      if (obj.sql && obj.bindings && obj.bindings.length > 0 && obj.options?.name === undefined) {
+      if (obj.options?.[UNPREPARED] === false) {
+        const { [UNPREPARED]: _unprepared, ...options } = obj.options;
+        obj.options = options;
+      } else if (obj.sql && obj.bindings && obj.bindings.length > 0 && obj.options?.name === undefined) {
         name = names.nameOf(obj.sql);
         if (name !== undefined) obj.options = { ...obj.options, name };
       }

@@ -1,4 +1,4 @@
-import { adminDb, createServiceDb, ensureServiceSchema, StatementNames, type Knex } from '../src';
+import { adminDb, createServiceDb, ensureServiceSchema, StatementNames, unprepared, type Knex } from '../src';
 import { testInfra } from '@guitaronline/testing';
 
 describe('StatementNames', () => {
@@ -51,6 +51,20 @@ describe('prepared statements on a service connection', () => {
       for (let i = 0; i < 3; i += 1) expect(await db('items').where({ id: 1 }).first('label')).toEqual({ label: 'one' });
       const statements = await prepared(db);
       expect(statements.filter((s: string) => s.includes('select "label" from "items"'))).toHaveLength(1);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('a statement marked unprepared stays unnamed however often it runs; the others are still prepared', async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        expect((await unprepared(db.raw('select label from items where id = any(?::int[])', [[1]]))).rows).toEqual([{ label: 'one' }]);
+        expect(await unprepared(db('items').where({ id: 1 }).select('id'))).toEqual([{ id: 1 }]);
+        await db('items').where({ id: 1 }).select('label');
+      }
+      expect(await prepared(db)).toEqual(['select "label" from "items" where "id" = $1']);
     } finally {
       await db.destroy();
     }

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { announceCommitted, newEnvelopes, recordEvent } from '@guitaronline/messaging';
-import { MicroBatcher } from '@guitaronline/platform';
+import { MicroBatcher, unprepared } from '@guitaronline/platform';
 import type { ClaimedDelivery, ClaimedEmail, DeliveryStore, PausedChannels } from '../domain/delivery';
 
 type Db = Knex | Knex.Transaction;
@@ -136,35 +136,40 @@ export class PgDeliveryStore implements DeliveryStore {
         causationId: delivery.eventId,
       })),
     );
-    const { rows } = await this.knex.raw<{ rows: { id: string }[] }>(
-      `with done as (
-         select * from unnest(:ids::uuid[], :tokens::uuid[], :ats::timestamptz[]) as t(id, claim_token, at)
-       ), sent as (
-         update deliveries d
-         set status = 'sent', sent_at = done.at, last_error = null, next_attempt_at = null, attempts = d.attempts + 1,
-             claim_token = null, last_attempt_at = done.at, updated_at = done.at
-         from done
-         where d.id = done.id and d.claim_token = done.claim_token and d.status = 'sending'
-         returning d.id, d.attempts, done.at
-       ), logged as (
-         insert into delivery_attempts (delivery_id, attempt, outcome, attempted_at)
-         select id, attempts, 'sent', at from sent
-       ), recorded as (
-         insert into outbox (id, type, aggregate_id, envelope)
-         select e.id, 'notification.sent', e.aggregate_id, e.envelope
-         from unnest(:eventDeliveries::uuid[], :eventIds::uuid[], :aggregates::text[], :envelopes::jsonb[]) as e(delivery_id, id, aggregate_id, envelope)
-         join sent on sent.id = e.delivery_id
-       )
-       select id from sent`,
-      {
-        ids: marks.map((m) => m.delivery.id),
-        tokens: marks.map((m) => m.delivery.claimToken),
-        ats: marks.map((m) => m.now),
-        eventDeliveries: emails.map((m) => m.delivery.id),
-        eventIds: events.map((e) => e.id),
-        aggregates: events.map((e) => e.aggregateId),
-        envelopes: events.map((e) => JSON.stringify(e)),
-      },
+    // unprepared (platform prepared-statements.ts): a generic plan takes the marks for 10 rows
+    // whatever their number and, made while deliveries was small, scans every sending row for
+    // them; planned with the marks at hand it looks each one up by key
+    const { rows } = await unprepared(
+      this.knex.raw<{ rows: { id: string }[] }>(
+        `with done as (
+           select * from unnest(:ids::uuid[], :tokens::uuid[], :ats::timestamptz[]) as t(id, claim_token, at)
+         ), sent as (
+           update deliveries d
+           set status = 'sent', sent_at = done.at, last_error = null, next_attempt_at = null, attempts = d.attempts + 1,
+               claim_token = null, last_attempt_at = done.at, updated_at = done.at
+           from done
+           where d.id = done.id and d.claim_token = done.claim_token and d.status = 'sending'
+           returning d.id, d.attempts, done.at
+         ), logged as (
+           insert into delivery_attempts (delivery_id, attempt, outcome, attempted_at)
+           select id, attempts, 'sent', at from sent
+         ), recorded as (
+           insert into outbox (id, type, aggregate_id, envelope)
+           select e.id, 'notification.sent', e.aggregate_id, e.envelope
+           from unnest(:eventDeliveries::uuid[], :eventIds::uuid[], :aggregates::text[], :envelopes::jsonb[]) as e(delivery_id, id, aggregate_id, envelope)
+           join sent on sent.id = e.delivery_id
+         )
+         select id from sent`,
+        {
+          ids: marks.map((m) => m.delivery.id),
+          tokens: marks.map((m) => m.delivery.claimToken),
+          ats: marks.map((m) => m.now),
+          eventDeliveries: emails.map((m) => m.delivery.id),
+          eventIds: events.map((e) => e.id),
+          aggregates: events.map((e) => e.aggregateId),
+          envelopes: events.map((e) => JSON.stringify(e)),
+        },
+      ),
     );
     const marked = new Set(rows.map((r) => r.id));
     announceCommitted(

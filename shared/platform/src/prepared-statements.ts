@@ -17,9 +17,10 @@ import type { Knex } from 'knex';
  * means one text on every connection (pg refuses to reuse a name for another text).
  *
  * A named statement that reads `*` fails once a migration changes its table's columns (Postgres:
- * "cached plan must not change result type"); that statement's error reaches the caller as any
- * other would (a consumer's message is redelivered, a request may be retried), and its connection
- * is retired, so the next statement runs on a fresh connection that prepares it anew.
+ * "cached plan must not change result type"). Its connection is then retired, so the statements
+ * after it run on a fresh connection that prepares them anew. A statement on its own (autocommit)
+ * is run again at once, unnamed; inside a transaction the error has aborted the transaction and
+ * reaches the caller as any other would (a consumer's message is redelivered).
  *
  * A statement whose best plan depends on a parameter's value beyond what a generic plan can
  * know — typically a join against `unnest($1::uuid[])`, which a generic plan takes for 10 rows
@@ -97,9 +98,15 @@ export function preparingPgClient(names: StatementNames): typeof Knex.Client {
       try {
         return await super._query(connection, obj);
       } catch (err) {
-        // knex's pool drops a connection marked so when it is next acquired
-        if (name !== undefined && isStalePlan(err)) (connection as { __knex__disposed?: unknown }).__knex__disposed = err;
-        throw err;
+        if (name === undefined || !isStalePlan(err)) throw err;
+        // knex's pool drops a connection marked so when it is next acquired: its other statements may be stale too
+        (connection as { __knex__disposed?: unknown }).__knex__disposed = err;
+        // inside a transaction the failure has aborted it: the caller's to handle, as any other error
+        if ((this as { transacting?: boolean }).transacting) throw err;
+        // on its own the statement did nothing: it runs again, unnamed
+        const { name: _stale, ...options } = obj.options ?? {};
+        obj.options = options;
+        return super._query(connection, obj);
       }
     }
   }

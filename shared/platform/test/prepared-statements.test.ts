@@ -101,15 +101,26 @@ describe('prepared statements on a service connection', () => {
     }
   });
 
-  test("a migration that changes a table's columns costs one failed statement, then a fresh connection prepares it anew", async () => {
+  test("after a migration changes a table's columns, a statement on its own answers at once and one in a transaction fails once; fresh connections prepare them anew", async () => {
     const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
     try {
-      const read = () => db('items').where({ id: 1 }).first();
-      await read();
-      await read(); // prepared, with the columns of today
+      const read = (q: Knex | Knex.Transaction) => q('items').where({ id: 1 }).first();
+      const inTransaction = () => db.transaction((trx) => read(trx));
+      await read(db);
+      await read(db); // prepared, with the columns of today
+      await inTransaction();
+      await inTransaction();
+      const before = (await db.raw('select pg_backend_pid() as pid')).rows[0].pid;
       await admin.raw(`alter table ${SCHEMA}.items add column note text`);
-      await expect(read()).rejects.toThrow(/cached plan must not change result type/);
-      expect(await read()).toEqual({ id: 1, label: 'one', note: null });
+      expect(await read(db)).toEqual({ id: 1, label: 'one', note: null });
+      const after = (await db.raw('select pg_backend_pid() as pid')).rows[0].pid;
+      expect(after).not.toBe(before); // the connection that held the stale statement was retired
+
+      await read(db);
+      await read(db); // prepared again, on the new connection
+      await admin.raw(`alter table ${SCHEMA}.items drop column note`);
+      await expect(inTransaction()).rejects.toThrow(/cached plan must not change result type/);
+      expect(await inTransaction()).toEqual({ id: 1, label: 'one' });
     } finally {
       await admin.raw(`alter table ${SCHEMA}.items drop column if exists note`);
       await db.destroy();

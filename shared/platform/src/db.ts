@@ -48,16 +48,27 @@ export function afterCommit(db: Knex | Knex.Transaction, fn: () => void): void {
   else fn();
 }
 
+const statementNamesOf = new WeakMap<Knex, StatementNames>();
+
 /** knex bound to the service's own schema and role (DESIGN.md rule 1). */
 export function createServiceDb(opts: ServiceDbOptions): Knex {
   const prepared = opts.preparedStatements ?? DEFAULT_PREPARED_STATEMENTS;
-  return knexFactory({
-    client: prepared > 0 ? preparingPgClient(new StatementNames(prepared)) : 'pg',
+  const names = prepared > 0 ? new StatementNames(prepared) : undefined;
+  const knex = knexFactory({
+    client: names ? preparingPgClient(names) : 'pg',
     connection: { connectionString: serviceConnectionString(opts), application_name: `guitaronline-${opts.schema}` },
     searchPath: [opts.schema],
     pool: { min: opts.pool?.min ?? 0, max: opts.pool?.max ?? 10 },
     acquireConnectionTimeout: 10_000,
   });
+  if (names) statementNamesOf.set(knex, names);
+  return knex;
+}
+
+
+/** The prepared-statement budget of a knex made by createServiceDb (undefined when it prepares nothing). */
+export function preparedStatementNames(knex: Knex): StatementNames | undefined {
+  return statementNamesOf.get(knex);
 }
 
 export interface Migration {

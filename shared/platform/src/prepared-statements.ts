@@ -40,13 +40,20 @@ export class StatementNames {
     private readonly seenLimit = 10_000,
   ) {}
 
+  /** Executions of a text that had earned a name after the limit was reached (metrics: the budget is short). */
+  overLimit = 0;
+
   /** The name for `sql`, or undefined when it should run unnamed. */
   nameOf(sql: string): string | undefined {
     const named = this.names.get(sql);
-    if (named !== undefined || this.names.size >= this.limit) return named;
+    if (named !== undefined) return named;
     if (!this.seen.has(sql)) {
       if (this.seen.size >= this.seenLimit) this.seen = new Set();
       this.seen.add(sql);
+      return undefined;
+    }
+    if (this.names.size >= this.limit) {
+      this.overLimit += 1;
       return undefined;
     }
     this.seen.delete(sql);

@@ -1,4 +1,4 @@
-import { adminDb, createServiceDb, ensureServiceSchema, StatementNames, unprepared, type Knex } from '../src';
+import { adminDb, createMetricsRegistry, createServiceDb, ensureServiceSchema, registerPreparedStatementMetrics, StatementNames, unprepared, type Knex } from '../src';
 import { testInfra } from '@guitaronline/testing';
 
 describe('StatementNames', () => {
@@ -16,6 +16,7 @@ describe('StatementNames', () => {
     const names = new StatementNames(2);
     for (const sql of ['a', 'a', 'b', 'b', 'c', 'c', 'c']) names.nameOf(sql);
     expect(names.size).toBe(2);
+    expect(names.overLimit).toBe(2); // 'c' would have had a name at its second and third run
     expect(names.nameOf('c')).toBeUndefined();
     expect(names.nameOf('a')).toBeDefined();
   });
@@ -65,6 +66,24 @@ describe('prepared statements on a service connection', () => {
         await db('items').where({ id: 1 }).select('label');
       }
       expect(await prepared(db)).toEqual(['select "label" from "items" where "id" = $1']);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test("the budget is in the service's metrics", async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 }, preparedStatements: 1 });
+    const registry = createMetricsRegistry('preptest');
+    registerPreparedStatementMetrics(db, registry);
+    try {
+      for (let i = 0; i < 3; i += 1) {
+        await db('items').where({ id: 1 }).first('label');
+        await db('items').where({ id: 1 }).first('id');
+      }
+      const text = await registry.metrics();
+      expect(text).toMatch(/^db_prepared_statement_texts\{service="preptest"\} 1$/m);
+      expect(text).toMatch(/^db_prepared_statement_texts_limit\{service="preptest"\} 1$/m);
+      expect(text).toMatch(/^db_statements_unprepared_over_limit_total\{service="preptest"\} 2$/m);
     } finally {
       await db.destroy();
     }

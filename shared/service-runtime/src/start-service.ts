@@ -9,6 +9,7 @@ import {
   createLogger,
   createMetricsRegistry,
   createServiceDb,
+  registerPreparedStatementMetrics,
   finishApp,
   jwksKeyResolver,
   type Auth,
@@ -123,6 +124,7 @@ export async function startService<C extends RuntimeConfig, X extends object = R
     pool: options.pool,
     preparedStatements: config.DB_PREPARED_STATEMENTS,
   });
+  registerPreparedStatementMetrics(db, metrics);
 
   let server: Server | undefined;
   let messaging: Messaging | undefined;

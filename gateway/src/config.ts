@@ -52,6 +52,10 @@ export const gatewayEnvSchema = z
     AUTH_RATE_LIMIT_ALLOW_IN_MEMORY_IN_PRODUCTION: envBoolean.default(false),
     API_RATE_LIMIT_WINDOW_SECONDS: positiveInt.default(60),
     API_RATE_LIMIT_REQUESTS: positiveInt.default(300),
+    /** Redis backend: a user's requests reach the shared count in groups of this many (1: every request; limits/synced-limiter.ts). */
+    API_RATE_LIMIT_SYNC_EVERY: positiveInt.default(10),
+    /** …and at least this often. */
+    API_RATE_LIMIT_SYNC_MS: positiveInt.default(1_000),
 
     /** Time to the upstream's response headers (breaker timeout) and the idle limit while streaming. */
     UPSTREAM_TIMEOUT_MS: positiveInt.default(15_000),

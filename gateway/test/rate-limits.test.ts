@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { randomUUID } from 'node:crypto';
+import Redis from 'ioredis';
 import { startTestIssuer, type TestIssuer } from '@guitaronline/testing';
 import type { RunningGateway } from '../src/main';
 import { bearer, request, startGateway, startStubs, stopStubs, upstreamEnv, type Stubs } from './helpers';
@@ -128,6 +129,42 @@ describe('per-user limit', () => {
     expect((await request(g.url, '/api/v1/lessons/my', { headers: bearer(issuer.token({ sub, role: 'student' })) })).status).toBe(200);
     expect((await request(g.url, '/api/v1/lessons/my', { headers: bearer(issuer.token({ sub, role: 'student', email: 'x@example.com' })) })).status).toBe(200);
     expect((await request(g.url, '/api/v1/lessons/my', { headers: bearer(issuer.token({ sub, role: 'student' })) })).status).toBe(429);
+  });
+});
+
+describe('per-user limit counted per replica and added to Redis in groups', () => {
+  const redisUrl = () => process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+  test("when requests are let through, then Redis hears of a user's first one at once and of the rest in groups of API_RATE_LIMIT_SYNC_EVERY", async () => {
+    const namespace = `synced-${randomUUID()}`;
+    const g = await gateway({ AUTH_RATE_LIMIT_REDIS_NAMESPACE: namespace, API_RATE_LIMIT_REQUESTS: '50', API_RATE_LIMIT_SYNC_EVERY: '5', API_RATE_LIMIT_SYNC_MS: '60000' });
+    const sub = randomUUID();
+    const user = bearer(issuer.token({ sub, role: 'student' }));
+    const redis = new Redis(redisUrl());
+    try {
+      const counted = async () => Number(await redis.get(`${namespace}:user:${sub}`));
+      for (let i = 0; i < 3; i++) expect((await request(g.url, '/api/v1/lessons/my', { headers: user })).status).toBe(200);
+      expect(await counted()).toBe(1);
+      let last;
+      for (let i = 0; i < 3; i++) last = await request(g.url, '/api/v1/lessons/my', { headers: user });
+      expect(await counted()).toBe(6); // the sixth request took the five since the first
+      expect(last!.headers['ratelimit-remaining']).toBe('44');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  test('when one replica has let a user through and synced, then another replica allows only what is left of the limit', async () => {
+    const namespace = `synced-${randomUUID()}`;
+    const env = { AUTH_RATE_LIMIT_REDIS_NAMESPACE: namespace, API_RATE_LIMIT_REQUESTS: '20', API_RATE_LIMIT_SYNC_EVERY: '5', API_RATE_LIMIT_SYNC_MS: '100' };
+    const a = await gateway(env);
+    const b = await gateway(env);
+    const user = bearer(issuer.token({ role: 'student' }));
+    for (let i = 0; i < 10; i++) expect((await request(a.url, '/api/v1/lessons/my', { headers: user })).status).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // a's periodic sync adds its last four
+    const statuses = [];
+    for (let i = 0; i < 12; i++) statuses.push((await request(b.url, '/api/v1/lessons/my', { headers: user })).status);
+    expect(statuses).toEqual([...Array(10).fill(200), 429, 429]);
   });
 });
 

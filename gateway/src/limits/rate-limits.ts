@@ -3,6 +3,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { prom, type Logger, type Registry } from '@guitaronline/platform';
 import type { GatewayConfig } from '../config';
 import type { AuthLimit } from '../proxy/routes';
+import { SyncedLimiter, type Limiter } from './synced-limiter';
 
 export interface LimitResult {
   allowed: boolean;
@@ -106,14 +107,27 @@ export async function createRateLimits(config: GatewayConfig, logger: Logger, me
   };
 
   const authWindow = config.AUTH_RATE_LIMIT_WINDOW_SECONDS;
-  const authLimiters: Record<AuthLimit, RateLimiterAbstract> = {
+  const authLimiters: Record<AuthLimit, Limiter> = {
     register: make('register', `${ns}:auth:register`, config.AUTH_RATE_LIMIT_REGISTER_REQUESTS, authWindow),
     login: make('login', `${ns}:auth:login`, config.AUTH_RATE_LIMIT_LOGIN_REQUESTS, authWindow),
     refresh: make('refresh', `${ns}:auth:refresh`, config.AUTH_RATE_LIMIT_REFRESH_REQUESTS, authWindow),
   };
-  const userLimiter = make('user', `${ns}:user`, config.API_RATE_LIMIT_REQUESTS, config.API_RATE_LIMIT_WINDOW_SECONDS);
+  // per user: counted here and added to Redis in groups (the auth limits stay exact: one Redis call per attempt)
+  const sharedUserLimiter = make('user', `${ns}:user`, config.API_RATE_LIMIT_REQUESTS, config.API_RATE_LIMIT_WINDOW_SECONDS);
+  const syncedUserLimiter =
+    redis && config.API_RATE_LIMIT_SYNC_EVERY > 1
+      ? new SyncedLimiter(sharedUserLimiter, {
+          syncEvery: config.API_RATE_LIMIT_SYNC_EVERY,
+          syncMs: config.API_RATE_LIMIT_SYNC_MS,
+          onSyncError: (err) => {
+            failures.inc({ limit: 'user' });
+            logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'per-user limit sync failed; counted per replica until the next');
+          },
+        })
+      : undefined;
+  const userLimiter: Limiter = syncedUserLimiter ?? sharedUserLimiter;
 
-  const consume = (name: string, limiter: RateLimiterAbstract, key: string): Promise<LimitResult> =>
+  const consume = (name: string, limiter: Limiter, key: string): Promise<LimitResult> =>
     limiter.consume(key).then(
       (res) => ({ allowed: true, limit: limiter.points, remaining: res.remainingPoints, resetSeconds: Math.max(1, Math.ceil(res.msBeforeNext / 1000)) }),
       (res: unknown) => {
@@ -136,6 +150,7 @@ export async function createRateLimits(config: GatewayConfig, logger: Logger, me
       if (redis) await redis.ping();
     },
     async close() {
+      await syncedUserLimiter?.close();
       if (!redis) return;
       const client = redis;
       const quit = await Promise.race([client.quit().then(() => true, () => false), delay(500).then(() => false)]);

@@ -1,4 +1,4 @@
-import { adminDb, createMetricsRegistry, createServiceDb, ensureServiceSchema, registerPreparedStatementMetrics, StatementNames, unprepared, type Knex } from '../src';
+import { adminDb, createMetricsRegistry, createServiceDb, ensureServiceSchema, MAX_PREPARED_PARAMETERS, registerPreparedStatementMetrics, StatementNames, unprepared, type Knex } from '../src';
 import { testInfra } from '@guitaronline/testing';
 
 describe('StatementNames', () => {
@@ -84,6 +84,22 @@ describe('prepared statements on a service connection', () => {
       expect(text).toMatch(/^db_prepared_statement_texts\{service="preptest"\} 1$/m);
       expect(text).toMatch(/^db_prepared_statement_texts_limit\{service="preptest"\} 1$/m);
       expect(text).toMatch(/^db_statements_unprepared_over_limit_total\{service="preptest"\} 2$/m);
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  test('a statement with more parameters than MAX_PREPARED_PARAMETERS (a batch) stays unnamed', async () => {
+    const db = createServiceDb({ databaseUrl: testInfra().databaseUrl, schema: SCHEMA, pool: { min: 0, max: 1 } });
+    try {
+      const many = Array.from({ length: MAX_PREPARED_PARAMETERS + 1 }, (_, i) => i + 1);
+      for (let i = 0; i < 3; i += 1) {
+        await db('items').whereIn('id', many).select('id');
+        await db('items').whereIn('id', many.slice(0, MAX_PREPARED_PARAMETERS - 1)).select('id');
+      }
+      const statements = await prepared(db);
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toContain(`$${MAX_PREPARED_PARAMETERS - 1})`);
     } finally {
       await db.destroy();
     }

@@ -65,7 +65,6 @@ export function createServiceDb(opts: ServiceDbOptions): Knex {
   return knex;
 }
 
-
 /** The prepared-statement budget of a knex made by createServiceDb (undefined when it prepares nothing). */
 export function preparedStatementNames(knex: Knex): StatementNames | undefined {
   return statementNamesOf.get(knex);

@@ -32,7 +32,6 @@ export interface MadeDeliveries {
   due: number;
 }
 
-
 /**
  * Everything some events make, in one statement: per event, an e-mail notification and its
  * delivery per recipient (the unique (event, user, channel) key makes a second call a no-op),

@@ -9,6 +9,10 @@
  * and prints req/s, p50/p99, the throughput ratio and the p99 the gateway adds.
  * Targets: gateway >= 60 % of direct req/s, p99 added <= 5 ms.
  *
+ * The floor, in the same runs: a bare proxy (bench-bare-proxy.js: node http → undici pool, no
+ * checks at all) in front of the same service — what the extra hop alone costs on this box,
+ * so the gateway's figures read against what any node proxy here gets, not only against none.
+ *
  *   --runs N (3)  --duration S (10)  --connections C (50)  --warmup S (2)
  *   --profile     run the gateway with --cpu-prof (profiles in gateway/bench/profiles)
  *   --rate R (300) also measure latency at a fixed R req/s (open loop), below saturation, where the
@@ -163,9 +167,12 @@ async function main() {
   const token = issuer.token({ role: 'student' }, { expiresInSeconds: 3600 });
   const upstreamPort = await freePort();
   const gatewayPort = await freePort();
+  const barePort = await freePort();
   const upstream = startProcess(path.join(__dirname, 'bench-upstream.js'), { PORT: String(upstreamPort), JWKS_URL: issuer.jwksUrl });
   const direct = `http://127.0.0.1:${upstreamPort}`;
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
+  const bareUrl = `http://127.0.0.1:${barePort}`;
+  const bare = startProcess(path.join(__dirname, 'bench-bare-proxy.js'), { PORT: String(barePort), UPSTREAM: direct });
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(__dirname, 'profiles')}`] : [];
   const gateway = startProcess(
     path.join(__dirname, '..', 'dist', 'src', 'main.js'),
@@ -183,9 +190,14 @@ async function main() {
     execArgv,
   );
   try {
-    await Promise.all([waitForHealth(direct), waitForHealth(gatewayUrl)]);
+    await Promise.all([waitForHealth(direct), waitForHealth(gatewayUrl), waitForHealth(bareUrl)]);
     const route = '/api/v1/lessons/my';
-    for (const base of [direct, gatewayUrl]) {
+    const targets = [
+      ['direct', direct],
+      ['bare', bareUrl],
+      ['gateway', gatewayUrl],
+    ];
+    for (const [, base] of targets) {
       const res = await fetch(`${base}${route}`, { headers: { authorization: `Bearer ${token}` } });
       if (res.status !== 200) throw new Error(`${base}${route} answered ${res.status}: ${await res.text()}`);
     }
@@ -194,28 +206,31 @@ async function main() {
     const runs = [];
     for (let run = 1; run <= RUNS; run++) {
       const measured = {};
-      for (const [name, base] of [
-        ['direct', direct],
-        ['gateway', gatewayUrl],
-      ]) {
+      for (const [name, base] of targets) {
         if (WARMUP > 0) await load(`${base}${route}`, token, WARMUP);
-        const cpu0 = [cpuSeconds(upstream), cpuSeconds(gateway)];
+        const cpu0 = [cpuSeconds(upstream), cpuSeconds(gateway), cpuSeconds(bare)];
         measured[name] = summarise(await load(`${base}${route}`, token, DURATION));
-        const cpu1 = [cpuSeconds(upstream), cpuSeconds(gateway)];
+        const cpu1 = [cpuSeconds(upstream), cpuSeconds(gateway), cpuSeconds(bare)];
         const perRequest = (i) => (cpu0[i] === undefined || cpu1[i] === undefined ? undefined : ((cpu1[i] - cpu0[i]) / measured[name].total) * 1e6);
         measured[name].upstreamCpuUs = perRequest(0);
         measured[name].gatewayCpuUs = perRequest(1);
+        measured[name].bareCpuUs = perRequest(2);
       }
       const ratio = measured.gateway.rps / measured.direct.rps;
       const addedP99 = measured.gateway.p99 - measured.direct.p99;
-      runs.push({ ...measured, ratio, addedP99 });
+      const bareRatio = measured.bare.rps / measured.direct.rps;
+      const bareAddedP99 = measured.bare.p99 - measured.direct.p99;
+      runs.push({ ...measured, ratio, addedP99, bareRatio, bareAddedP99 });
       const line = (m) => `${fmt(m.rps)} req/s  p50 ${fmt(m.p50, 1)} ms  p99 ${fmt(m.p99, 1)} ms${m.non2xx || m.errors ? `  (non-2xx ${m.non2xx}, errors ${m.errors})` : ''}`;
       console.log(`run ${run}: direct  ${line(measured.direct)}`);
+      console.log(`       bare    ${line(measured.bare)}  (the floor: a proxy with no checks)`);
       console.log(`       gateway ${line(measured.gateway)}`);
-      console.log(`       ratio ${fmt(ratio * 100, 1)} %  added p99 ${fmt(addedP99, 1)} ms  (load ${os.loadavg()[0].toFixed(2)})`);
+      console.log(
+        `       ratio ${fmt(ratio * 100, 1)} %  added p99 ${fmt(addedP99, 1)} ms; bare proxy ${fmt(bareRatio * 100, 1)} %, added p99 ${fmt(bareAddedP99, 1)} ms  (load ${os.loadavg()[0].toFixed(2)})`,
+      );
       if (measured.gateway.gatewayCpuUs !== undefined) {
         console.log(
-          `       CPU per request: service ${fmt(measured.direct.upstreamCpuUs)} µs direct / ${fmt(measured.gateway.upstreamCpuUs)} µs behind the gateway; gateway ${fmt(measured.gateway.gatewayCpuUs)} µs`,
+          `       CPU per request: service ${fmt(measured.direct.upstreamCpuUs)} µs direct / ${fmt(measured.gateway.upstreamCpuUs)} µs behind the gateway; gateway ${fmt(measured.gateway.gatewayCpuUs)} µs, bare proxy ${fmt(measured.bare.bareCpuUs)} µs`,
         );
       }
     }
@@ -224,34 +239,37 @@ async function main() {
     const added = m((r) => r.addedP99);
     console.log('');
     console.log(`median  direct  ${fmt(m((r) => r.direct.rps))} req/s  p50 ${fmt(m((r) => r.direct.p50), 1)} ms  p99 ${fmt(m((r) => r.direct.p99), 1)} ms`);
+    console.log(`median  bare    ${fmt(m((r) => r.bare.rps))} req/s  p50 ${fmt(m((r) => r.bare.p50), 1)} ms  p99 ${fmt(m((r) => r.bare.p99), 1)} ms`);
     console.log(`median  gateway ${fmt(m((r) => r.gateway.rps))} req/s  p50 ${fmt(m((r) => r.gateway.p50), 1)} ms  p99 ${fmt(m((r) => r.gateway.p99), 1)} ms`);
     if (runs[0].gateway.gatewayCpuUs !== undefined) {
-      console.log(`median  CPU per request: service ${fmt(m((r) => r.direct.upstreamCpuUs))} µs, gateway ${fmt(m((r) => r.gateway.gatewayCpuUs))} µs`);
+      console.log(`median  CPU per request: service ${fmt(m((r) => r.direct.upstreamCpuUs))} µs, gateway ${fmt(m((r) => r.gateway.gatewayCpuUs))} µs, bare proxy ${fmt(m((r) => r.bare.bareCpuUs))} µs`);
     }
     console.log(`median  ratio ${fmt(ratio * 100, 1)} % (target >= 60 %: ${ratio >= 0.6 ? 'met' : 'NOT met'})  added p99 ${fmt(added, 1)} ms (target <= 5 ms: ${added <= 5 ? 'met' : 'NOT met'})`);
+    console.log(
+      `median  the floor (bare proxy): ${fmt(m((r) => r.bareRatio) * 100, 1)} % of direct, added p99 ${fmt(m((r) => r.bareAddedP99), 1)} ms; ` +
+        `the gateway is ${fmt(m((r) => r.gateway.rps / r.bare.rps) * 100, 1)} % of the bare proxy's req/s, p99 ${fmt(m((r) => r.gateway.p99 - r.bare.p99), 1)} ms above it`,
+    );
     if (RATE > 0) {
       console.log('');
-      const fixed = { direct: [], gateway: [] };
+      const fixed = { direct: [], bare: [], gateway: [] };
       for (let run = 1; run <= RUNS; run++) {
-        for (const [name, base] of [
-          ['direct', direct],
-          ['gateway', gatewayUrl],
-        ]) {
+        for (const [name, base] of targets) {
           fixed[name].push(await fixedRate(`${base}${route}`, token, RATE, 5));
         }
       }
       const fm = (name, pick) => median(fixed[name].map(pick));
       console.log(
         `fixed ${RATE} req/s (open loop, 5 s, median of ${RUNS}): direct p50 ${fmt(fm('direct', (x) => x.p50), 2)} ms p99 ${fmt(fm('direct', (x) => x.p99), 2)} ms; ` +
+          `bare proxy p50 ${fmt(fm('bare', (x) => x.p50), 2)} ms p99 ${fmt(fm('bare', (x) => x.p99), 2)} ms; ` +
           `gateway p50 ${fmt(fm('gateway', (x) => x.p50), 2)} ms p99 ${fmt(fm('gateway', (x) => x.p99), 2)} ms; ` +
           `added p50 ${fmt(fm('gateway', (x) => x.p50) - fm('direct', (x) => x.p50), 2)} ms p99 ${fmt(fm('gateway', (x) => x.p99) - fm('direct', (x) => x.p99), 2)} ms` +
-          (fixed.direct.some((x) => x.failed) || fixed.gateway.some((x) => x.failed) ? ' (some requests failed)' : ''),
+          (Object.values(fixed).some((xs) => xs.some((x) => x.failed)) ? ' (some requests failed)' : ''),
       );
     }
-    const bad = runs.some((r) => r.direct.non2xx || r.gateway.non2xx || r.direct.errors || r.gateway.errors);
+    const bad = runs.some((r) => targets.some(([name]) => r[name].non2xx || r[name].errors));
     if (bad) console.log('WARNING: some requests failed or were not 2xx; the figures are not comparable');
   } finally {
-    await Promise.all([stopProcess(gateway), stopProcess(upstream)]);
+    await Promise.all([stopProcess(gateway), stopProcess(bare), stopProcess(upstream)]);
     await issuer.close();
   }
 }

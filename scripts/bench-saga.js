@@ -228,31 +228,7 @@ async function main() {
   queryStats.clear(); // count what the sagas cost, not the fixtures
 
   // CPU time each service process spends during the measured phases (Linux /proc), per saga
-  const cpuMs = (pid) => {
-    try {
-      const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime + stime, in ticks of 10 ms
-    } catch {
-      return NaN;
-    }
-  };
-  // the infrastructure's share too: every postgres, beam.smp (RabbitMQ) and redis-server process
-  const infraCpuMs = () => {
-    const fs = require('node:fs');
-    const sum = { postgres: 0, rabbitmq: 0, redis: 0 };
-    for (const pid of fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-      let stat;
-      try {
-        stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      } catch {
-        continue;
-      }
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const key = comm === 'postgres' ? 'postgres' : comm.startsWith('beam') || comm.startsWith('erl') || comm.endsWith('_check') ? 'rabbitmq' : comm.startsWith('redis') ? 'redis' : null;
-      if (key) sum[key] += cpuMs(pid);
-    }
-    return sum;
-  };
+  const { cpuMs, infraCpuMs } = require('./proc-cpu');
   const cpuBefore = started.filter((s) => s.pid).map((s) => [s.name, cpuMs(s.pid)]);
   const mailsBefore = smtp.state.received.length;
   // Postgres CPU by the role of each backend (every service connects as its own role): which

@@ -19,6 +19,8 @@ export const configSchema = z
     NOTIFY_WORKER_BATCH: positiveInt.max(500).default(20),
     /** How long the event consumer waits for more events before a transaction (the extra lag of a notification). */
     NOTIFY_CONSUMER_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+    /** How long the marks of sent mails wait for more before one statement writes them (their notification.sent lags by that much). */
+    NOTIFY_MARK_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(20),
     /** A claimed row whose worker vanished (crash) is claimable again after this lease. */
     NOTIFY_SEND_LEASE_MS: positiveInt.default(120_000),
     /** Circuit breakers (one for SMTP, one per webhook subscription). */

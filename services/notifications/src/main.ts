@@ -42,7 +42,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       onStop(() => webhookChannel.close());
       // stopped after the consumer (no new events), before the relay drains: it publishes what the worker's last sends recorded
       const worker = new DeliveryWorker({
-        store: new PgDeliveryStore(db),
+        store: new PgDeliveryStore(db, { markLingerMs: config.NOTIFY_MARK_LINGER_MS, markBatch: config.NOTIFY_WORKER_BATCH }),
         channels: new OutboundChannels(email, webhookChannel, config.NOTIFY_BREAKER_RESET_MS),
         clock,
         logger: logger.child({ component: 'delivery-worker' }),

@@ -82,6 +82,30 @@ describe('delivery store', () => {
     }
     expect(events.map((e) => e.envelope.payload.notificationId)).not.toContain(lost.channel === 'email' ? lost.notificationId : undefined);
   });
+
+  test('with a mark linger, sends that end apart within it are marked by one statement; a full batch is written at once', async () => {
+    const now = new Date();
+    await dueEmails(6, now);
+    const store = new PgDeliveryStore(database.knex, { markLingerMs: 150, markBatch: 4 });
+    const claimed = await store.claimDue({ now, leaseUntil: new Date(now.getTime() + 60_000), limit: 10, paused: { email: false, subscriptions: [] } });
+    expect(claimed).toHaveLength(6);
+    const statements: string[] = [];
+    const record = (q: { sql: string }) => statements.push(q.sql);
+    database.knex.on('query', record);
+    // two sends end 30 ms apart: one statement for both
+    const first = store.markSent(claimed[0]!, now);
+    await new Promise((r) => setTimeout(r, 30));
+    await expect(Promise.all([first, store.markSent(claimed[1]!, now)])).resolves.toEqual([true, true]);
+    expect(statements).toHaveLength(1);
+    // four (the batch size) at once do not linger
+    const started = Date.now();
+    await expect(Promise.all(claimed.slice(2).map((d) => store.markSent(d, now)))).resolves.toEqual([true, true, true, true]);
+    expect(Date.now() - started).toBeLessThan(140);
+    database.knex.off('query', record);
+    expect(statements).toHaveLength(2);
+    expect(await database.knex('deliveries').where({ status: 'sent' }).count({ n: '*' })).toEqual([{ n: '6' }]);
+    expect(await database.knex('outbox').count({ n: '*' })).toEqual([{ n: '6' }]);
+  });
 });
 
 describe('webhook store with event routing', () => {

@@ -38,30 +38,50 @@ export class Wakeup {
 }
 
 /**
- * Turns single calls into batches without waiting on a timer: the first call is flushed at
- * once, alone; calls made while a flush runs wait for it and go together in the next one (up
- * to `maxBatch`). Under load the batches grow by themselves; a quiet caller waits for nothing.
+ * Turns single calls into batches. By default without waiting on a timer: the first call is
+ * flushed at once, alone; calls made while a flush runs wait for it and go together in the next
+ * one (up to `maxBatch`). Under load the batches grow by themselves; a quiet caller waits for
+ * nothing. With `lingerMs`, a batch that is not full waits until its oldest call is that old
+ * before it is flushed, so more calls join it: fewer, larger flushes for writes nobody waits on
+ * (bookkeeping after the fact), at the price of that much lag.
  * `flush` answers each input by position; when it rejects, every call in that batch rejects.
  */
 export class MicroBatcher<I, O> {
-  private readonly waiting: { input: I; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
+  private readonly waiting: { input: I; at: number; resolve: (out: O) => void; reject: (err: unknown) => void }[] = [];
   private flushing = false;
+  /** Ends the linger early (the batch filled up). */
+  private stopLingering: (() => void) | undefined;
 
   constructor(
     private readonly flush: (inputs: I[]) => Promise<O[]>,
     private readonly maxBatch = 500,
+    private readonly lingerMs = 0,
   ) {}
 
   submit(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.waiting.push({ input, resolve, reject });
+      this.waiting.push({ input, at: this.lingerMs > 0 ? Date.now() : 0, resolve, reject });
       if (!this.flushing) void this.run();
+      else if (this.waiting.length >= this.maxBatch) this.stopLingering?.();
+    });
+  }
+
+  private linger(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.stopLingering?.(), ms);
+      this.stopLingering = () => {
+        clearTimeout(timer);
+        this.stopLingering = undefined;
+        resolve();
+      };
     });
   }
 
   private async run(): Promise<void> {
     this.flushing = true;
     while (this.waiting.length > 0) {
+      const wait = this.waiting.length < this.maxBatch ? this.waiting[0]!.at + this.lingerMs - Date.now() : 0;
+      if (this.lingerMs > 0 && wait > 0) await this.linger(wait);
       const batch = this.waiting.splice(0, this.maxBatch);
       try {
         const outs = await this.flush(batch.map((b) => b.input));

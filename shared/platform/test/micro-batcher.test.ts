@@ -31,4 +31,29 @@ describe('MicroBatcher', () => {
     expect(flushed).toEqual([[1], [2, 3], [4, 5]]);
     expect(settled.map((s) => (s.status === 'fulfilled' ? s.value : 'rejected'))).toEqual([10, 'rejected', 'rejected', 40, 50]);
   });
+
+  test('with lingerMs, a batch waits until its oldest call is that old, so later calls join it; a full batch goes at once', async () => {
+    const flushed: number[][] = [];
+    const batcher = new MicroBatcher<number, number>(async (inputs) => {
+      flushed.push(inputs);
+      return inputs.map((n) => n + 1);
+    }, 3, 80);
+    const started = Date.now();
+    const first = batcher.submit(1);
+    await new Promise((r) => setTimeout(r, 20));
+    const second = batcher.submit(2);
+    await new Promise((r) => setImmediate(r));
+    expect(flushed).toEqual([]); // still lingering
+    await expect(Promise.all([first, second])).resolves.toEqual([2, 3]);
+    expect(flushed).toEqual([[1, 2]]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+
+    // three waiting (maxBatch) leave without lingering; the fourth lingers on its own
+    const atOnce = Date.now();
+    const full = [4, 5, 6, 7].map((n) => batcher.submit(n));
+    await expect(Promise.all(full.slice(0, 3))).resolves.toEqual([5, 6, 7]);
+    expect(Date.now() - atOnce).toBeLessThan(60);
+    await expect(full[3]).resolves.toBe(8);
+    expect(flushed).toEqual([[1, 2], [4, 5, 6], [7]]);
+  });
 });

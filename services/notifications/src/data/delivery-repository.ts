@@ -69,10 +69,21 @@ type Outcome = 'failed' | 'dead';
  * worker whose lease ran out (and whose row was claimed again) cannot overwrite the new claim.
  */
 export class PgDeliveryStore implements DeliveryStore {
-  /** Sends that ended meanwhile are marked together: one statement per flush, not a transaction per mail. */
-  private readonly sentMarks = new MicroBatcher<{ delivery: ClaimedDelivery; now: Date }, boolean>((marks) => this.markSentTogether(marks));
+  /**
+   * Sends that ended meanwhile are marked together: one statement per flush, not a transaction
+   * per mail; a flush that is not full (`markBatch`: the worker's scan size, so a scan's marks
+   * never wait) waits `markLingerMs` for more. The mail is out already: the mark and its
+   * notification.sent lag by that much, and a crash inside it re-sends, as one between a send
+   * and its mark always could.
+   */
+  private readonly sentMarks: MicroBatcher<{ delivery: ClaimedDelivery; now: Date }, boolean>;
 
-  constructor(private readonly knex: Knex) {}
+  constructor(
+    private readonly knex: Knex,
+    { markLingerMs = 0, markBatch = 500 }: { markLingerMs?: number; markBatch?: number } = {},
+  ) {
+    this.sentMarks = new MicroBatcher((marks) => this.markSentTogether(marks), markBatch, markLingerMs);
+  }
 
   async claimDue({ now, leaseUntil, limit, paused }: Parameters<DeliveryStore['claimDue']>[0]): Promise<ClaimedDelivery[]> {
     const filter = pausedFilter(paused);

@@ -116,7 +116,10 @@ async function main() {
   const http = require('node:http');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const gatewayAddress = new URL(gateway.url);
-  const call = (method, p, token, body, headers = {}) =>
+  // a request on a kept-alive socket the server closed meanwhile (its 5 s idle timeout, e.g. while
+  // the fixtures drain) fails with ECONNRESET before the server read it: sent again once on a new
+  // socket, as node's docs advise (req.reusedSocket), instead of failing the run
+  const call = (method, p, token, body, headers = {}, retried = false) =>
     new Promise((resolve, reject) => {
       const payload = body ? JSON.stringify(body) : undefined;
       const req = http.request(
@@ -142,7 +145,10 @@ async function main() {
           res.on('error', reject);
         },
       );
-      req.on('error', reject);
+      req.on('error', (err) => {
+        if (req.reusedSocket && err.code === 'ECONNRESET' && !retried) resolve(call(method, p, token, body, headers, true));
+        else reject(err);
+      });
       req.end(payload);
     });
   const register = async (role) => {

@@ -35,15 +35,16 @@ export interface UpstreamProxy {
 const UPSTREAM_CONNECTION_HEADERS = ['connection', 'keep-alive', 'transfer-encoding', 'proxy-connection', 'trailer', 'upgrade'];
 
 /**
- * The client's headers as the upstream gets them. Hop-by-hop and internal headers were
- * stripped on the way in (headers.ts); `host` becomes the upstream's own and undici frames
- * the body itself (`transfer-encoding` is its call).
+ * Makes the client's headers what the upstream gets, in place (the request is only proxied
+ * from here on; a copy per request was ~2 % of the gateway's profile). Hop-by-hop and internal
+ * headers were stripped on the way in (headers.ts) and `X-Forwarded-Host` has taken `host`,
+ * which becomes the upstream's own; undici frames the body itself (`transfer-encoding` is its
+ * call).
  */
-function upstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
-  const out = { ...headers };
-  delete out.host;
-  delete out['transfer-encoding'];
-  return out;
+function toUpstreamHeaders(headers: IncomingHttpHeaders): IncomingHttpHeaders {
+  delete headers.host;
+  delete headers['transfer-encoding'];
+  return headers;
 }
 
 /**
@@ -101,6 +102,8 @@ export class Exchange implements GuardedCall {
         watchBodySize(req, this.options.maxBodyBytes, this.onBodyTooLarge);
         this.body = req.pipe(new PassThrough());
       }
+      // after the body's framing was read from them
+      toUpstreamHeaders(req.headers);
       this.send();
     });
   }
@@ -111,7 +114,7 @@ export class Exchange implements GuardedCall {
       {
         path: req.url ?? '/',
         method: (req.method ?? 'GET') as Dispatcher.HttpMethod,
-        headers: upstreamHeaders(req.headers),
+        headers: req.headers,
         body: this.body ?? null,
         signal: this.abort,
         // the breaker's timeout covers the wait for headers; this is the idle limit while streaming

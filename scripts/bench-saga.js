@@ -30,6 +30,8 @@ const f = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 
 /** What main() started, so a failed run can stop it too. */
 const children = [];
+/** The run's own database (when DATABASE_URL does not name one), dropped however the run ends. */
+let runDatabase;
 
 async function main() {
   const id = Math.random().toString(36).slice(2, 8);
@@ -46,6 +48,7 @@ async function main() {
     // still waiting to go out, a longer event log — would otherwise load the next one
     DATABASE_URL: process.env.DATABASE_URL || `postgres://postgres@127.0.0.1:5432/guitaronline_bench_${id}`,
   };
+  if (!process.env.DATABASE_URL) runDatabase = base.DATABASE_URL;
   const { provision } = require('./provision-lib');
   await provision({ databaseUrl: base.DATABASE_URL });
   const testing = require('@guitaronline/testing');
@@ -441,7 +444,11 @@ const killChildren = () => {
 process.on('exit', killChildren);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGPIPE']) process.on(signal, () => process.exit(1));
 
-main().catch((err) => {
+main().catch(async (err) => {
   console.error(err);
+  // the run's own database goes too (its services are killed first: they hold connections to it)
+  killChildren();
+  children.length = 0;
+  if (runDatabase) await require('@guitaronline/platform').dropDatabase(runDatabase).catch(() => undefined);
   process.exit(1);
 });

@@ -9,8 +9,9 @@
 //  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
 //  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
 // Notifications (e-mailing both sides of every confirmed booking to a local SMTP sink) and admin
-// (event log, KPIs) run too, as on a real deployment; BENCH_CORE_ONLY=1 leaves them out,
-// BENCH_WITHOUT=<service,...> leaves out those named.
+// (event log, KPIs) run too, as on a real deployment — at nice BACKGROUND_NICE (10), as `npm start`
+// runs them; BACKGROUND_NICE=0 for the same priority as the rest. BENCH_CORE_ONLY=1 leaves them
+// out, BENCH_WITHOUT=<service,...> leaves out those named.
 const { spawn } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const path = require('node:path');
@@ -58,9 +59,11 @@ async function main() {
   const without = new Set((process.env.BENCH_WITHOUT ?? (process.env.BENCH_CORE_ONLY ? 'notifications,admin' : '')).split(',').filter(Boolean));
   const services = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'].filter((name) => !without.has(name));
   const load = (p) => require(path.join(root, p));
-  // BENCH_BACKGROUND_NICE=<n>: run the services whose work trails the saga at that nice level
-  const BACKGROUND_NICE = Number(process.env.BENCH_BACKGROUND_NICE || 0);
-  const background = new Set(BACKGROUND_NICE ? ['notifications', 'admin'] : []);
+  // notifications and admin at a lower CPU priority, as `npm start` runs them (BACKGROUND_NICE,
+  // default 10; 0 runs them at the same priority as the rest; scripts/priorities.js)
+  const { BACKGROUND_SERVICES, backgroundNice } = require('./priorities');
+  const BACKGROUND_NICE = process.env.BENCH_INPROCESS ? 0 : backgroundNice(process.env);
+  const background = new Set(BACKGROUND_NICE ? BACKGROUND_SERVICES : []);
   const started = children;
   const limits = {
     AUTH_RATE_LIMIT_REDIS_NAMESPACE: `rl-bench-${id}`,
@@ -363,7 +366,9 @@ async function main() {
   await settle(sent);
   const elapsed = (Date.now() - t2) / 1000;
 
-  console.log(`\nphase 1: ${RATE} sagas/s offered for ${SECONDS} s — ${phase1.sagas} sagas, ${phase1.errors} HTTP errors, ${phase1.rejected} rejected`);
+  const niced = [...background].filter((name) => services.includes(name));
+  console.log(`\n${niced.length ? `${niced.join(' and ')} at nice ${BACKGROUND_NICE} (BACKGROUND_NICE)` : 'every service at the same CPU priority'}`);
+  console.log(`phase 1: ${RATE} sagas/s offered for ${SECONDS} s — ${phase1.sagas} sagas, ${phase1.errors} HTTP errors, ${phase1.rejected} rejected`);
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(phase1.confirmed, 50))} ms  p95 ${f(pct(phase1.confirmed, 95))} ms  p99 ${f(pct(phase1.confirmed, 99))} ms  (n=${phase1.confirmed.length})`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(phase1.lesson, 50))} ms  p95 ${f(pct(phase1.lesson, 95))} ms  p99 ${f(pct(phase1.lesson, 99))} ms  (n=${phase1.lesson.length})`);
   console.log(`  event-loop delay p50 ${f(loopDelay.percentile(50) / 1e6)} ms  p99 ${f(loopDelay.percentile(99) / 1e6)} ms  max ${f(loopDelay.max / 1e6)} ms`);

@@ -2,12 +2,14 @@
 'use strict';
 // `npm start`: (after the build) checks Postgres/RabbitMQ/Redis, provisions the database,
 // then runs every built service and the gateway as child processes with prefixed logs.
-// The whole environment passes through; Ctrl-C stops everything.
+// The whole environment passes through; Ctrl-C stops everything. Notifications and admin run at
+// a lower CPU priority (BACKGROUND_NICE, scripts/priorities.js).
 const fs = require('node:fs');
 const path = require('node:path');
 const { concurrently } = require('concurrently');
 const { checkInfrastructure } = require('./infra-check');
 const { provision, root } = require('./provision-lib');
+const { serviceCommand } = require('./priorities');
 
 const ORDER = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'];
 
@@ -18,6 +20,7 @@ function runnable() {
 }
 
 async function main() {
+  serviceCommand('notifications', '', process.env); // a bad BACKGROUND_NICE stops it here, before anything starts
   const problems = await checkInfrastructure(process.env);
   if (problems.length) {
     process.stderr.write(`Cannot start GuitarOnline:\n  - ${problems.join('\n  - ')}\n`);
@@ -32,7 +35,7 @@ async function main() {
   }
   process.stdout.write(`starting ${services.map((s) => s.name).join(', ')}\n`);
   const { result } = concurrently(
-    services.map((s) => ({ name: s.name, command: `node ${s.entry}`, env: process.env, cwd: root })),
+    services.map((s) => ({ name: s.name, command: serviceCommand(s.name, s.entry), env: process.env, cwd: root })),
     { prefix: 'name', padPrefix: true, killOthersOn: ['failure'], prefixColors: 'auto', handleInput: false },
   );
   result.then(

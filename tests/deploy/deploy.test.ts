@@ -293,6 +293,12 @@ describe('docker-compose.yml', () => {
     expect(services.redis.image).toMatch(/^redis:7/);
   });
 
+  it('when the host is contended, then notifications and admin have a quarter of the CPU weight of the rest (scripts/priorities.js)', () => {
+    for (const name of appContainers) {
+      expect([name, services[name].cpu_shares]).toEqual([name, ['notifications', 'admin'].includes(name) ? 256 : undefined]);
+    }
+  });
+
   it('when the infrastructure starts, then each part has a healthcheck and the data stores keep their volume', () => {
     expect(services.postgres.healthcheck.test.join(' ')).toMatch(/pg_isready/);
     expect(services.rabbitmq.healthcheck.test).toEqual(['CMD', 'rabbitmq-diagnostics', '-q', 'ping']);
@@ -428,6 +434,16 @@ describe('deploy/k8s', () => {
       expect([name, c.startupProbe?.httpGet]).toEqual([name, { path: '/health', port: 'http' }]);
       for (const kind of ['requests', 'limits']) {
         expect([name, kind, Object.keys(c.resources?.[kind] ?? {}).sort()]).toEqual([name, kind, ['cpu', 'memory']]);
+      }
+    }
+  });
+
+  it('when a node is contended, then the trailing services (notifications, admin) request less CPU than the request path', () => {
+    const millicores = (v: string) => (v.endsWith('m') ? Number(v.slice(0, -1)) : Number(v) * 1000);
+    const requested = new Map(ofKind('Deployment').map((d) => [d.metadata.name, millicores(String(d.spec.template.spec.containers[0].resources.requests.cpu))]));
+    for (const trailing of ['notifications', 'admin']) {
+      for (const onPath of ['gateway', 'identity', 'booking', 'billing', 'lessons']) {
+        expect([trailing, onPath, requested.get(trailing)! < requested.get(onPath)!]).toEqual([trailing, onPath, true]);
       }
     }
   });

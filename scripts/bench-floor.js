@@ -185,9 +185,11 @@ async function brokerPart(amqpUrl) {
       if (delivered < wanted) await done;
       return sagas;
     });
-    for (const name of Object.keys(queues)) await setup.deleteQueue(`${exchange}.${name}`);
     return { perUnit: (result.self + result.rabbitmq) / result.units, rate: result.units / SECONDS };
   } finally {
+    // durable queues outlive the connection: gone with the part, however it ended
+    const cleanup = await conn.createChannel().catch(() => undefined);
+    for (const name of Object.keys(queues)) await cleanup?.deleteQueue(`${exchange}.${name}`).catch(() => undefined);
     await conn.close();
   }
 }

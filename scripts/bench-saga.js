@@ -33,6 +33,8 @@ const f = (n) => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const children = [];
 /** The run's own database (when DATABASE_URL does not name one), dropped however the run ends. */
 let runDatabase;
+/** The run's private bus (exchange and queues), deleted however the run ends. */
+let runBus;
 
 async function main() {
   const id = Math.random().toString(36).slice(2, 8);
@@ -58,6 +60,7 @@ async function main() {
   // BENCH_WITHOUT=admin,notifications: leave those out (BENCH_CORE_ONLY=1: both)
   const without = new Set((process.env.BENCH_WITHOUT ?? (process.env.BENCH_CORE_ONLY ? 'notifications,admin' : '')).split(',').filter(Boolean));
   const services = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'].filter((name) => !without.has(name));
+  runBus = { bus, services };
   const load = (p) => require(path.join(root, p));
   // notifications and admin at a lower CPU priority, as `npm start` runs them (BACKGROUND_NICE,
   // default 10; 0 runs them at the same priority as the rest; scripts/priorities.js)
@@ -455,5 +458,6 @@ main().catch(async (err) => {
   killChildren();
   children.length = 0;
   if (runDatabase) await require('@guitaronline/platform').dropDatabase(runDatabase).catch(() => undefined);
+  if (runBus) await require('@guitaronline/testing').deleteBus(runBus.bus, runBus.services).catch(() => undefined);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_PREPARED_STATEMENTS } from './db';
 
 /** Raised when the environment is missing or bad: names every offending variable. */
 export class ConfigError extends Error {
@@ -34,7 +35,7 @@ export const baseEnvShape = {
   /** Password of this service's own Postgres role; dev default is refused in production. */
   DB_ROLE_PASSWORD: z.string().optional(),
   /** Statement texts a service runs as prepared statements (db.ts); 0 for a pooler that cannot keep them. */
-  DB_PREPARED_STATEMENTS: z.coerce.number().int().min(0).max(10_000).default(200),
+  DB_PREPARED_STATEMENTS: z.coerce.number().int().min(0).max(10_000).default(DEFAULT_PREPARED_STATEMENTS),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(72),
   INBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),

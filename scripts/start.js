@@ -9,7 +9,7 @@ const path = require('node:path');
 const { concurrently } = require('concurrently');
 const { checkInfrastructure } = require('./infra-check');
 const { provision, root } = require('./provision-lib');
-const { serviceCommand } = require('./priorities');
+const { backgroundNice, serviceCommand } = require('./priorities');
 
 const ORDER = ['identity', 'booking', 'billing', 'lessons', 'notifications', 'admin'];
 
@@ -20,7 +20,7 @@ function runnable() {
 }
 
 async function main() {
-  serviceCommand('notifications', '', process.env); // a bad BACKGROUND_NICE stops it here, before anything starts
+  backgroundNice(process.env); // a bad BACKGROUND_NICE stops it here, before anything starts
   const problems = await checkInfrastructure(process.env);
   if (problems.length) {
     process.stderr.write(`Cannot start GuitarOnline:\n  - ${problems.join('\n  - ')}\n`);

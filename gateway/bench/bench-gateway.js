@@ -25,6 +25,7 @@ const { fork } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const autocannon = require('autocannon');
 const { startTestIssuer } = require('@guitaronline/testing');
+const { cpuMs } = require('../../scripts/proc-cpu');
 
 const args = process.argv.slice(2);
 const opt = (name, fallback) => {
@@ -92,16 +93,8 @@ function load(url, token, duration, extra = {}) {
   });
 }
 
-/** CPU seconds a child process has used so far (Linux /proc; undefined elsewhere). */
-function cpuSeconds(child) {
-  try {
-    const stat = require('node:fs').readFileSync(`/proc/${child.pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
-  } catch {
-    return undefined;
-  }
-}
+/** CPU seconds a child process has used so far (Linux /proc; NaN elsewhere). */
+const cpuSeconds = (child) => cpuMs(child.pid) / 1000;
 
 /**
  * Open-loop load at a fixed rate with µs timing (autocannon's histogram has 1 ms resolution,
@@ -211,7 +204,7 @@ async function main() {
         const cpu0 = [cpuSeconds(upstream), cpuSeconds(gateway), cpuSeconds(bare)];
         measured[name] = summarise(await load(`${base}${route}`, token, DURATION));
         const cpu1 = [cpuSeconds(upstream), cpuSeconds(gateway), cpuSeconds(bare)];
-        const perRequest = (i) => (cpu0[i] === undefined || cpu1[i] === undefined ? undefined : ((cpu1[i] - cpu0[i]) / measured[name].total) * 1e6);
+        const perRequest = (i) => (Number.isNaN(cpu0[i]) || Number.isNaN(cpu1[i]) ? undefined : ((cpu1[i] - cpu0[i]) / measured[name].total) * 1e6);
         measured[name].upstreamCpuUs = perRequest(0);
         measured[name].gatewayCpuUs = perRequest(1);
         measured[name].bareCpuUs = perRequest(2);

@@ -140,16 +140,12 @@ async function brokerPart(amqpUrl) {
   const amqp = require('amqplib');
   const id = randomUUID().slice(0, 8);
   const exchange = `floor.${id}`;
-  // the saga's events and who takes them (EVENTS.md): admin takes every one
+  // the saga's events, routed to their consumers' queues as the catalogue says (EVENTS.md, admin's eventConsumers)
+  const { consumersOf } = require('../services/admin/dist/src/domain/event-consumers.js');
   const sagaEvents = ['booking.held', 'booking.confirmation_requested', 'billing.lesson.debited', 'booking.confirmed', 'lesson.created', ...Array(6).fill('notification.sent')];
-  const queues = {
-    admin: ['#'],
-    notifications: ['booking.held', 'booking.confirmed', 'lesson.created'],
-    billing: ['booking.confirmation_requested'],
-    booking: ['billing.lesson.debited'],
-    lessons: ['booking.confirmed'],
-  };
-  const perSaga = sagaEvents.reduce((n, type) => n + Object.values(queues).filter((keys) => keys.includes('#') || keys.includes(type)).length, 0);
+  const queues = {};
+  for (const type of new Set(sagaEvents)) for (const service of consumersOf(type)) (queues[service] ??= []).push(type);
+  const perSaga = sagaEvents.reduce((n, type) => n + consumersOf(type).length, 0);
   if (perSaga !== PER_SAGA.deliveries) throw new Error(`routing gives ${perSaga} deliveries per saga`);
   const conn = await amqp.connect(amqpUrl);
   try {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
 import { captureMessages, eventually, sleep } from '@guitaronline/testing';
 import type { Knex } from 'knex';
 import type { DomainEvent } from '@guitaronline/contracts';
@@ -160,6 +161,44 @@ describe('outbox relay', () => {
       const ids = new Set(capture.messages.map((m) => m.body.id));
       for (const id of committed) expect(ids.has(id)).toBe(true);
     } finally {
+      await stop();
+    }
+  });
+
+  test('when the broker nacks batches, every event is published again in its writer’s commit order and marked only once confirmed', async () => {
+    const { capture, stop } = await startRelay('relay-nack', { pollIntervalMs: 60_000 });
+    // a full queue that refuses what is routed to it: the broker nacks each publish (the capture queue still gets a copy)
+    const admin = await amqp.connect(fx.amqpUrl);
+    const channel = await admin.createChannel();
+    const gate = `relay-nack-gate-${randomUUID()}`;
+    try {
+      await channel.assertQueue(gate, { durable: false, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+      channel.sendToQueue(gate, Buffer.from('fills the gate'));
+      await eventually(async () => (await channel.checkQueue(gate)).messageCount === 1);
+      await channel.bindQueue(gate, fx.exchange, '#');
+      // 8 writers commit 8 events each, every commit handed to the relay at once
+      const writers = await Promise.all(
+        Array.from({ length: 8 }, async () => {
+          const ids: string[] = [];
+          for (let i = 0; i < 8; i += 1) ids.push((await fx.knex.transaction((trx) => recordEvent(trx, registered()))).id);
+          return ids;
+        }),
+      );
+      const committed = writers.flat();
+      // each try reaches the capture queue, nacked or not; the relay's backoff grows with each failed try
+      await eventually(() => new Set(capture.messages.map((m) => m.body.id)).size === committed.length, { timeoutMs: 15_000 });
+      expect(await fx.knex('outbox').whereNotNull('published_at').count<{ count: string }[]>('* as count')).toEqual([{ count: '0' }]);
+      await channel.deleteQueue(gate);
+      // the retries (after the relay's backoff) are confirmed: the last copies of each writer's events, in its commit order
+      await eventually(async () => Number((await fx.knex('outbox').whereNull('published_at').count<{ count: string }[]>('* as count'))[0]!.count) === 0, { timeoutMs: 15_000 });
+      const ids = capture.messages.map((m) => m.body.id as string);
+      for (const writer of writers) {
+        const lastCopies = writer.map((id) => ids.lastIndexOf(id));
+        expect(lastCopies).toEqual([...lastCopies].sort((a, b) => a - b));
+      }
+      expect(ids.length).toBeGreaterThan(committed.length); // the nacked copies and their retries both reached the capture
+    } finally {
+      await admin.close().catch(() => undefined);
       await stop();
     }
   });

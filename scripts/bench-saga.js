@@ -5,7 +5,9 @@
 // dist, as `npm start` runs them; BENCH_INPROCESS=1 runs them all in this process instead, which
 // BENCH_QUERY_STATS needs) against the local Postgres/RabbitMQ/Redis on a private exchange. For each saga: hold, then confirm;
 // latency is measured from sending the confirm to the `booking.confirmed` event and to the
-// `lesson.created` event reaching a listener on the exchange.
+// `lesson.created` event reaching a listener on the exchange. Phase 1 also prints each step as
+// the service saw it (the confirm request, and each saga handler from its inbox row to its
+// commit; the services' own histograms), so a hop splits into handling and the way between.
 //  phase 1: a fixed rate (BENCH_RATE, default 50 sagas/s) for BENCH_SECONDS;
 //  phase 2: as fast as BENCH_CONCURRENCY (default 64) students can go, for BENCH_SECONDS.
 // Notifications (e-mailing both sides of every confirmed booking to a local SMTP sink) and admin
@@ -336,6 +338,43 @@ async function main() {
     console.log(`probe GET /health direct: p50 ${f(pct(ts, 50))} ms`);
   }
 
+  // The services' own view of each step (their histograms, phase 1 only): how much of a hop is
+  // the service's handling (inbox to commit, or the HTTP request) and how much the way between.
+  const SAGA_STEPS = [
+    ['booking', 'http_request_duration_seconds', { route: '/api/v1/booking/:id/confirm' }, 'booking  confirm request'],
+    ['billing', 'event_handler_duration_seconds', { type: 'booking.confirmation_requested' }, 'billing  debit handler'],
+    ['booking', 'event_handler_duration_seconds', { type: 'billing.lesson.debited' }, 'booking  confirmed handler'],
+    ['lessons', 'event_handler_duration_seconds', { type: 'booking.confirmed' }, 'lessons  lesson handler'],
+  ];
+  const histogram = async (name, metric, labels) => {
+    const svc = started.find((x) => x.name === name);
+    const text = svc ? await fetch(`${svc.url}/metrics`).then((r) => r.text(), () => '') : '';
+    const out = { buckets: new Map(), sum: 0, count: 0 };
+    for (const line of text.split('\n')) {
+      const m = /^(\w+?)_(bucket|sum|count)\{(.*)\} (\S+)$/.exec(line);
+      if (!m || m[1] !== metric || !Object.entries(labels).every(([k, v]) => m[3].includes(`${k}="${v}"`))) continue;
+      const value = Number(m[4]);
+      if (m[2] === 'bucket') {
+        const le = /le="([^"]+)"/.exec(m[3])[1];
+        out.buckets.set(le, (out.buckets.get(le) ?? 0) + value);
+      } else out[m[2]] += value;
+    }
+    return out;
+  };
+  const stepsNow = () => Promise.all(SAGA_STEPS.map(([name, metric, labels]) => histogram(name, metric, labels)));
+  const printSteps = (before, after) => {
+    SAGA_STEPS.forEach(([, , , label], i) => {
+      const count = after[i].count - before[i].count;
+      if (count <= 0) return;
+      // the bucket the median falls in (the histograms' resolution)
+      const les = [...after[i].buckets.keys()];
+      const median = les.find((le) => after[i].buckets.get(le) - (before[i].buckets.get(le) ?? 0) >= count / 2);
+      const upper = median === '+Inf' ? 'above the last bucket' : `≤ ${f(Number(median) * 1000)} ms`;
+      console.log(`  ${label.padEnd(27)} mean ${f(((after[i].sum - before[i].sum) / count) * 1000)} ms, p50 ${upper}  (n=${count}, in the service)`);
+    });
+  };
+  const stepsBefore = await stepsNow();
+
   // phase 1: fixed rate
   const t1 = Date.now();
   const inflight = [];
@@ -347,6 +386,7 @@ async function main() {
   }
   await Promise.all(inflight);
   await settle(sagas);
+  const stepsAfter = await stepsNow();
   const phase1 = { sagas, errors, rejected, confirmed: [...toConfirmed], lesson: [...toLesson], http: [...confirmHttp], hops: Object.fromEntries(Object.entries(hops).map(([k, v]) => [k, [...v]])) };
   confirmHttp.length = 0;
   for (const xs of Object.values(hops)) xs.length = 0;
@@ -380,6 +420,7 @@ async function main() {
     for (const [type, xs] of Object.entries(byType)) console.log(`  confirm → ${type.padEnd(30)} p50 ${f(pct(xs, 50))} ms  p95 ${f(pct(xs, 95))} ms`);
   };
   printHops(phase1.http, phase1.hops);
+  printSteps(stepsBefore, stepsAfter);
   console.log(`phase 2: ${CONCURRENCY} students flat out for ${SECONDS} s — ${sent} sagas, ${(toLesson.length / elapsed).toFixed(1)} completed sagas/s (to lesson.created), ${errors} HTTP errors, ${rejected} rejected${ranOut ? ' — RAN OUT OF SLOTS before the end: raise BENCH_SLOTS' : ''}`);
   console.log(`  confirm → booking.confirmed  p50 ${f(pct(toConfirmed, 50))} ms  p95 ${f(pct(toConfirmed, 95))} ms  p99 ${f(pct(toConfirmed, 99))} ms`);
   console.log(`  confirm → lesson.created     p50 ${f(pct(toLesson, 50))} ms  p95 ${f(pct(toLesson, 95))} ms  p99 ${f(pct(toLesson, 99))} ms`);

@@ -172,7 +172,8 @@ describe('outbox relay', () => {
     const channel = await admin.createChannel();
     const gate = `relay-nack-gate-${randomUUID()}`;
     try {
-      await channel.assertQueue(gate, { durable: false, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
+      // exclusive: it goes with the test's connection, however the test ends
+      await channel.assertQueue(gate, { durable: false, exclusive: true, arguments: { 'x-max-length': 1, 'x-overflow': 'reject-publish' } });
       channel.sendToQueue(gate, Buffer.from('fills the gate'));
       await eventually(async () => (await channel.checkQueue(gate)).messageCount === 1);
       await channel.bindQueue(gate, fx.exchange, '#');

@@ -1,3 +1,5 @@
+import type { DomainEvent } from '@guitaronline/contracts';
+import { announceAfterCommit, OUTBOX_TABLE } from '@guitaronline/messaging';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { LessonPackage, PackageStatus } from '../domain/package-rules';
 import type { Queryable, Tx } from './db';
@@ -102,6 +104,15 @@ const DEBIT_SET = `lessons_left = lessons_left - 1,
   updated_at = :now`;
 const DEBITABLE = `status = 'active' and expires_at > :now and lessons_left > 0`;
 
+/** The package a debit takes: the given one if it is the student's and debitable, else the student's debitable package that expires first. */
+function chosenPackage(packageId: string | null | undefined): string {
+  return packageId
+    ? `id = :packageId and student_id = :studentId and ${DEBITABLE}`
+    : `id = (select id from packages where student_id = :studentId and ${DEBITABLE}
+             order by expires_at, created_at, id limit 1 for update)
+       and ${DEBITABLE}`;
+}
+
 /**
  * Takes one lesson for a booking in ONE statement (never read-then-write): a conditional UPDATE
  * of the given package if it is the student's, active, unexpired and has lessons left; else of
@@ -116,17 +127,58 @@ export async function debitOneLesson(
   input: { bookingId: string; studentId: string; packageId?: string | null; now: Date },
 ): Promise<LessonPackage | undefined> {
   const bindings = { now: input.now, bookingId: input.bookingId, studentId: input.studentId, packageId: input.packageId ?? null };
-  const chosen = input.packageId
-    ? `id = :packageId and student_id = :studentId and ${DEBITABLE}`
-    : `id = (select id from packages where student_id = :studentId and ${DEBITABLE}
-             order by expires_at, created_at, id limit 1 for update)
-       and ${DEBITABLE}`;
-  const sql = `with pkg as (update packages set ${DEBIT_SET} where ${chosen} returning *),
+  const sql = `with pkg as (update packages set ${DEBIT_SET} where ${chosenPackage(input.packageId)} returning *),
        entry as (insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
                  select :bookingId, 'debit', id, student_id, lessons_left, :now from pkg)
      select * from pkg`;
   const result = await tx.raw<{ rows: PackageRow[] }>(sql, bindings);
   return result.rows[0] ? toPackage(result.rows[0]) : undefined;
+}
+
+/**
+ * The usual debit request as ONE statement, its event included: billing has no record of the
+ * booking yet (no debit, rejection or cancel) and the package `debitOneLesson` would choose
+ * keeps a lesson after it (so nothing depletes). Then the package, the booking's ledger entry
+ * and the outbox row of `billing.lesson.debited` are written together: the event is built
+ * beforehand (`debited`, validated as usual) and its package and balance are filled in from the
+ * UPDATE. Anything else changes nothing and answers undefined, for the general path. Runs under
+ * the booking's lock (the consumer's `serializeBy`), so "no record yet" is read after every
+ * earlier event of the booking committed. Two round trips fewer than reading the state, then
+ * debiting, then recording the event.
+ */
+export async function debitFirstRequest(
+  tx: Tx,
+  input: { bookingId: string; studentId: string; packageId?: string | null; now: Date },
+  debited: DomainEvent<'billing.lesson.debited'>,
+): Promise<{ pkg: LessonPackage; event: DomainEvent<'billing.lesson.debited'> } | undefined> {
+  const bindings = {
+    now: input.now,
+    bookingId: input.bookingId,
+    studentId: input.studentId,
+    packageId: input.packageId ?? null,
+    eventId: debited.id,
+    eventType: debited.type,
+    aggregateId: debited.aggregateId,
+    envelope: JSON.stringify(debited),
+  };
+  const sql = `with fresh as (
+       select where not exists (select from package_ledger where booking_id = :bookingId)
+         and not exists (select from debit_rejections where booking_id = :bookingId)
+         and not exists (select from canceled_bookings where booking_id = :bookingId)
+     ),
+     pkg as (update packages set ${DEBIT_SET} where ${chosenPackage(input.packageId)} and lessons_left > 1 and exists (select from fresh) returning *),
+     entry as (insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
+               select :bookingId, 'debit', id, student_id, lessons_left, :now from pkg),
+     recorded as (insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
+                  select :eventId, :eventType, :aggregateId,
+                         jsonb_set(jsonb_set(:envelope::jsonb, '{payload,packageId}', to_jsonb(pkg.id)), '{payload,lessonsLeft}', to_jsonb(pkg.lessons_left))
+                  from pkg returning envelope)
+     select pkg.*, recorded.envelope from pkg, recorded`;
+  const { rows } = await tx.raw<{ rows: (PackageRow & { envelope: DomainEvent<'billing.lesson.debited'> })[] }>(sql, bindings);
+  const row = rows[0];
+  if (!row) return undefined;
+  announceAfterCommit(tx, [row.envelope]);
+  return { pkg: toPackage(row), event: row.envelope };
 }
 
 /**

@@ -1,5 +1,5 @@
-import type { EventPayload } from '@guitaronline/contracts';
-import { recordEvent } from '@guitaronline/messaging';
+import type { DomainEvent, EventPayload } from '@guitaronline/contracts';
+import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { writeAudit } from '../data/audit-repository';
 import { lockBooking, type Tx } from '../data/db';
 import {
@@ -10,7 +10,7 @@ import {
   type CanceledBooking,
   type LedgerEntry,
 } from '../data/ledger-repository';
-import { creditOneLesson, debitOneLesson, packagesOfStudent } from '../data/package-repository';
+import { creditOneLesson, debitFirstRequest, debitOneLesson, packagesOfStudent } from '../data/package-repository';
 import type { BillingDeps } from './deps';
 import { expireOverdue } from './packages';
 import { debitRejectionReason, packageEventPayload, packageView, systemActor, type DebitRejectReason } from './package-rules';
@@ -42,6 +42,12 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
  */
 export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
   const { bookingId, studentId } = request;
+  // the usual case (a first request, a package that does not run out) in one statement with its event
+  if (!request.rescheduledFrom?.refundable) {
+    const now = deps.clock();
+    const taken = await debitFirstRequest(tx, { bookingId, studentId, packageId: request.packageId, now }, debitedEvent({ bookingId, studentId, packageId: request.packageId }, now));
+    if (taken) return { kind: 'debited', packageId: taken.pkg.id, lessonsLeft: taken.pkg.lessonsLeft, replayed: false, creditedAtOnce: false };
+  }
   // the tombstone is read before the debit: a cancel writing it holds the same lock, so it cannot appear in between
   const state = await billingStateOfBooking(tx, bookingId);
   if (state.debit) {
@@ -136,6 +142,25 @@ async function giveLessonBack(tx: Tx, debit: LedgerEntry, now: Date): Promise<vo
     });
     await recordEvent(tx, { type: 'billing.package.expired', aggregateId: pkg.id, payload: packageEventPayload(pkg), occurredAt: now });
   }
+}
+
+/** Stands for the package until the statement that chooses it fills it in (a valid uuid, so the payload is checked as usual). */
+const PACKAGE_TO_FILL_IN = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * `billing.lesson.debited` for `debitFirstRequest`, before the debit: its package (unless the
+ * request names one) and its balance are filled in by the statement that takes the lesson.
+ */
+function debitedEvent(request: { bookingId: string; studentId: string; packageId?: string | null }, now: Date): DomainEvent<'billing.lesson.debited'> {
+  const [event] = newEnvelopes([
+    {
+      type: 'billing.lesson.debited',
+      aggregateId: request.bookingId,
+      payload: { bookingId: request.bookingId, packageId: request.packageId ?? PACKAGE_TO_FILL_IN, studentId: request.studentId, lessonsLeft: 0 },
+      occurredAt: now,
+    },
+  ]);
+  return event as DomainEvent<'billing.lesson.debited'>;
 }
 
 async function announceDebit(tx: Tx, debit: LedgerEntry, now: Date): Promise<void> {

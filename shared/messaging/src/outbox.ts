@@ -142,6 +142,55 @@ export async function changeWithEvents<Row>(trx: Transactionish, change: Knex.Qu
   return rows;
 }
 
+/** Column of `changeWithFilledEvent`'s statement that carries the recorded event next to the changed row. */
+const RECORDED_EVENT_COLUMN = 'recorded_outbox_event';
+
+/**
+ * An ISO-8601 UTC timestamp exactly as JavaScript's `toISOString` writes it, from an SQL
+ * `timestamptz` expression: for a `fill` of `changeWithFilledEvent`.
+ */
+export function isoTimestampSql(expression: string): string {
+  return `to_char(${expression} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+}
+
+/**
+ * `changeWithEvents` for an event whose payload repeats what the change wrote, known only once
+ * it ran: runs `change` (an insert or update with `returning *` that changes at most one row)
+ * and, in the same statement, writes the outbox row of `event` if it changed one, with the
+ * payload fields named in `fill` taken from the changed row — `fill` maps a payload field to
+ * an SQL expression over `changed`, e.g. `{ teacherId: 'changed.teacher_id' }` (authored in
+ * code, never from input). The event is built beforehand as usual (validated; a stand-in of
+ * the right type where the row's value goes). It goes to the relay once the transaction commits
+ * (at once for an autocommit statement). Returns the changed row and the event as recorded, or
+ * undefined when nothing changed (and nothing was recorded).
+ */
+export async function changeWithFilledEvent<Row extends object, T extends EventType>(
+  db: Transactionish,
+  change: Knex.QueryBuilder | Knex.Raw,
+  event: DomainEvent<T>,
+  fill: Readonly<Record<string, string>>,
+): Promise<{ row: Row; event: DomainEvent<T> } | undefined> {
+  const { sql, bindings } = change.toSQL();
+  const fields = Object.entries(fill);
+  const filled = fields.map(([, expression]) => `?::text, ${expression}`).join(', ');
+  const envelope = JSON.stringify(event);
+  const { rows } = await db.raw<{ rows: (Row & { [RECORDED_EVENT_COLUMN]: DomainEvent<T> })[] }>(
+    `with changed as (${sql}), recorded as (
+       insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
+       select ?, ?, ?, jsonb_set(?::jsonb, '{payload}', (?::jsonb -> 'payload') || jsonb_build_object(${filled}))
+       from changed
+       returning envelope
+     )
+     select changed.*, recorded.envelope as ${RECORDED_EVENT_COLUMN} from changed, recorded`,
+    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope, ...fields.map(([field]) => field)],
+  );
+  const first = rows[0];
+  if (!first) return undefined;
+  const { [RECORDED_EVENT_COLUMN]: recorded, ...row } = first;
+  announceAfterCommit(db, [recorded as unknown as DomainEvent]);
+  return { row: row as unknown as Row, event: recorded };
+}
+
 /** One event; see recordEvents. */
 export async function recordEvent<T extends EventType>(trx: Transactionish, input: RecordEventInput<T>): Promise<DomainEvent<T>> {
   const [envelope] = await recordEvents(trx, [input as unknown as RecordEventInput<EventType>]);

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
-import type { DomainEvent } from '@guitaronline/contracts';
-import { changeWithEvents } from '@guitaronline/messaging';
+import type { DomainEvent, EventType } from '@guitaronline/contracts';
+import { changeWithEvents, changeWithFilledEvent, isoTimestampSql } from '@guitaronline/messaging';
 import type { Booking, BookingStatus, Role } from '../domain/booking';
 import { keysetPage, type Page } from '@guitaronline/platform';
 import { bookingErrors } from '../domain/booking-errors';
@@ -82,6 +82,25 @@ export interface BookingListFilter {
   limit: number;
 }
 
+/**
+ * The payload fields of booking events that repeat the booking's own columns, as SQL over the
+ * changed row: what `changeWithFilledEvent` fills in. One map per event; each names exactly the
+ * fields of its payload that the change alone knows (booking-events.ts builds the same payloads
+ * from a Booking; the booking tests hold the two to the same result).
+ */
+export const FILLED_FROM_BOOKING = {
+  'booking.confirmation_requested': { teacherId: 'changed.teacher_id', startAt: isoTimestampSql('changed.start_at'), endAt: isoTimestampSql('changed.end_at') },
+  'booking.confirmed': {
+    slotId: 'changed.slot_id',
+    studentId: 'changed.student_id',
+    teacherId: 'changed.teacher_id',
+    startAt: isoTimestampSql('changed.start_at'),
+    endAt: isoTimestampSql('changed.end_at'),
+  },
+} as const satisfies Partial<Record<EventType, Record<string, string>>>;
+
+type FilledType = keyof typeof FILLED_FROM_BOOKING;
+
 export class BookingRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
@@ -115,12 +134,22 @@ export class BookingRepository {
    * a concurrent transition makes it return undefined instead of overwriting).
    */
   async transition(id: string, from: readonly BookingStatus[], patch: Partial<Booking>): Promise<Booking | undefined> {
-    const [row] = await this.db<BookingRow>('bookings')
+    const [row] = await this.transitionQuery(id, from, patch);
+    return row ? toBooking(row as BookingRow) : undefined;
+  }
+
+  /** `transition` and, in the same statement, its event (filled in from the booking: FILLED_FROM_BOOKING) if it took. */
+  async transitionWithEvent<T extends FilledType>(id: string, from: readonly BookingStatus[], patch: Partial<Booking>, event: DomainEvent<T>): Promise<Booking | undefined> {
+    const changed = await changeWithFilledEvent<BookingRow, T>(this.db, this.transitionQuery(id, from, patch), event, FILLED_FROM_BOOKING[event.type]);
+    return changed ? toBooking(changed.row) : undefined;
+  }
+
+  private transitionQuery(id: string, from: readonly BookingStatus[], patch: Partial<Booking>) {
+    return this.db<BookingRow>('bookings')
       .where({ id })
       .whereIn('status', from as BookingStatus[])
       .update(toRow(patch) as never)
       .returning('*');
-    return row ? toBooking(row as BookingRow) : undefined;
   }
 
   /**
@@ -129,7 +158,25 @@ export class BookingRepository {
    * The request's correlation id, when it has one, replaces the hold's.
    */
   async confirmLiveHold(id: string, studentId: string, now: Date, change: { packageId: string | null; correlationId: string | null }): Promise<Booking | undefined> {
-    const [row] = await this.db<BookingRow>('bookings')
+    const [row] = await this.confirmLiveHoldQuery(id, studentId, now, change);
+    return row ? toBooking(row as BookingRow) : undefined;
+  }
+
+  /** `confirmLiveHold` and, in the same statement, `booking.confirmation_requested` (filled in from the booking) if it took. */
+  async confirmLiveHoldWithEvent(
+    id: string,
+    studentId: string,
+    now: Date,
+    change: { packageId: string | null; correlationId: string | null },
+    event: DomainEvent<'booking.confirmation_requested'>,
+  ): Promise<Booking | undefined> {
+    const query = this.confirmLiveHoldQuery(id, studentId, now, change);
+    const changed = await changeWithFilledEvent<BookingRow, 'booking.confirmation_requested'>(this.db, query, event, FILLED_FROM_BOOKING[event.type]);
+    return changed ? toBooking(changed.row) : undefined;
+  }
+
+  private confirmLiveHoldQuery(id: string, studentId: string, now: Date, change: { packageId: string | null; correlationId: string | null }) {
+    return this.db<BookingRow>('bookings')
       .where({ id, student_id: studentId, status: 'hold' })
       .where('hold_expires_at', '>', now)
       .update({
@@ -141,7 +188,6 @@ export class BookingRepository {
         updated_at: now,
       } as never)
       .returning('*');
-    return row ? toBooking(row as BookingRow) : undefined;
   }
 
   async findLiveOnSlot(slotId: string): Promise<Booking | undefined> {

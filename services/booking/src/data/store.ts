@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { afterCommit } from '@guitaronline/platform';
 import type { DomainEvent, EventPayload, EventType } from '@guitaronline/contracts';
-import type { Clock } from '../domain/booking';
+import type { Booking, Clock } from '../domain/booking';
 import { BookingRepository } from './booking-repository';
 import { IdempotencyRepository } from './idempotency-repository';
 import { SlotRepository } from './slot-repository';
@@ -38,6 +38,22 @@ export class Store {
     private readonly clock: Clock,
   ) {
     this.read = { slots: new SlotRepository(knex), bookings: new BookingRepository(knex) };
+  }
+
+  /**
+   * hold → confirming as one autocommit statement with its `booking.confirmation_requested`
+   * (built from `payload`, its stand-ins filled in from the booking): the usual confirm in one
+   * round trip. Undefined when the booking is not the student's live hold (nothing written).
+   */
+  confirmLiveHold(
+    bookingId: string,
+    studentId: string,
+    now: Date,
+    change: { packageId: string | null; correlationId: string | null },
+    payload: EventPayload<'booking.confirmation_requested'>,
+  ): Promise<Booking | undefined> {
+    const [event] = newEnvelopes([{ type: 'booking.confirmation_requested', payload, aggregateId: bookingId, occurredAt: now }]);
+    return new BookingRepository(this.knex).confirmLiveHoldWithEvent(bookingId, studentId, now, change, event as DomainEvent<'booking.confirmation_requested'>);
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {

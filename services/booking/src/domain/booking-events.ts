@@ -3,6 +3,44 @@ import type { Booking, Role, Slot } from './booking';
 
 /** The payloads of the events booking produces, built in one place so every emitter agrees. */
 
+/** Stands for a booking's value that the statement writing the event fills in (a valid uuid / time, so the payload is checked as usual). */
+const STAND_IN_ID = '00000000-0000-0000-0000-000000000000';
+const STAND_IN_TIME = new Date(0);
+
+/**
+ * A booking with what a use case knows before its statement runs and stand-ins for the rest:
+ * the payload functions below build its event, and the statement fills the stand-ins in from
+ * the row it changed (BookingRepository's `…WithEvent`, FILLED_FROM_BOOKING).
+ */
+export function standInBooking(known: Pick<Booking, 'id'> & Partial<Booking>): Booking {
+  return {
+    slotId: STAND_IN_ID,
+    studentId: STAND_IN_ID,
+    teacherId: STAND_IN_ID,
+    packageId: null,
+    status: 'hold',
+    startAt: STAND_IN_TIME,
+    endAt: STAND_IN_TIME,
+    holdExpiresAt: STAND_IN_TIME,
+    refundable: null,
+    rejectReason: null,
+    cancelReason: null,
+    canceledBy: null,
+    canceledById: null,
+    rescheduledFromId: null,
+    rescheduledToId: null,
+    confirmRequestedAt: null,
+    confirmAttempts: 0,
+    confirmedAt: null,
+    canceledAt: null,
+    compensatedAt: null,
+    correlationId: null,
+    createdAt: STAND_IN_TIME,
+    updatedAt: STAND_IN_TIME,
+    ...known,
+  };
+}
+
 export function slotPayload(slot: Slot): EventPayload<'booking.slot.created'> {
   return { slotId: slot.id, teacherId: slot.teacherId, startAt: slot.startAt.toISOString(), endAt: slot.endAt.toISOString() };
 }

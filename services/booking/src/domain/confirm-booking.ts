@@ -2,7 +2,7 @@ import { getContext } from '@guitaronline/platform';
 import type { EventPayload } from '@guitaronline/contracts';
 import type { Actor, Booking } from './booking';
 import { bookingErrors } from './booking-errors';
-import { canceledPayload, confirmationRequestedPayload, confirmedPayload, expiredPayload, rejectedPayload } from './booking-events';
+import { canceledPayload, confirmationRequestedPayload, confirmedPayload, expiredPayload, rejectedPayload, standInBooking } from './booking-events';
 import { isHoldExpired } from './booking-rules';
 import type { BookingDeps } from './deps';
 import type { Tx } from '../data/store';
@@ -17,10 +17,16 @@ export type ConfirmOutcome = 'requested' | 'in_progress' | 'already_confirmed';
  * Someone else's booking → 404.
  */
 export async function requestConfirmation(deps: BookingDeps, student: Actor, bookingId: string, packageId: string | undefined): Promise<{ booking: Booking; outcome: ConfirmOutcome }> {
+  // the usual case — the student's live hold — in one autocommit statement with its event
+  const requestedAt = deps.clock();
+  const change = { packageId: packageId ?? null, correlationId: getContext().correlationId ?? null };
+  const payload = confirmationRequestedPayload(standInBooking({ id: bookingId, studentId: student.userId, packageId: change.packageId, confirmAttempts: 1 }));
+  const requested = await deps.store.confirmLiveHold(bookingId, student.userId, requestedAt, change, payload);
+  if (requested) return { booking: requested, outcome: 'requested' };
+  // anything else is read under the row lock to say why (or, if it became the usual case meanwhile, confirmed here)
   const result = await deps.store.transaction(async (tx) => {
     const now = deps.clock();
-    // the usual case in one statement; anything else is read under the row lock to say why
-    const confirming = await tx.bookings.confirmLiveHold(bookingId, student.userId, now, { packageId: packageId ?? null, correlationId: getContext().correlationId ?? null });
+    const confirming = await tx.bookings.confirmLiveHold(bookingId, student.userId, now, change);
     if (confirming) {
       await tx.record('booking.confirmation_requested', confirmationRequestedPayload(confirming), confirming.id);
       return { booking: confirming, outcome: 'requested' as const };
@@ -83,9 +89,9 @@ export async function awaitSettled(deps: BookingDeps, bookingId: string, ms: num
 export async function applyDebit(deps: BookingDeps, tx: Tx, debit: EventPayload<'billing.lesson.debited'>): Promise<void> {
   const now = deps.clock();
   // the usual case in one statement; anything else is read under the row lock
-  const confirmed = await tx.bookings.transition(debit.bookingId, ['confirming'], { status: 'confirmed', packageId: debit.packageId, confirmedAt: now, updatedAt: now });
+  const event = tx.envelope('booking.confirmed', confirmedPayload({ ...standInBooking({ id: debit.bookingId }), packageId: debit.packageId }), debit.bookingId);
+  const confirmed = await tx.bookings.transitionWithEvent(debit.bookingId, ['confirming'], { status: 'confirmed', packageId: debit.packageId, confirmedAt: now, updatedAt: now }, event);
   if (confirmed) {
-    await tx.record('booking.confirmed', confirmedPayload({ ...confirmed, packageId: debit.packageId }), confirmed.id);
     tx.afterCommit(() => deps.notifier.settled(confirmed.id));
     return;
   }

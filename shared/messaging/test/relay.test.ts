@@ -3,7 +3,7 @@ import amqp from 'amqplib';
 import { captureMessages, eventually, sleep } from '@guitaronline/testing';
 import type { Knex } from 'knex';
 import type { DomainEvent } from '@guitaronline/contracts';
-import { BrokerConnection, OutboxRelay, announceCommitted, changeWithEvents, newEnvelopes, recordEvent } from '../src';
+import { BrokerConnection, OutboxRelay, announceCommitted, changeWithEvents, changeWithFilledEvent, isoTimestampSql, newEnvelopes, recordEvent } from '../src';
 import { messagingFixture, silentLogger } from './harness';
 
 const registered = (userId = randomUUID()) => ({
@@ -135,6 +135,39 @@ describe('outbox relay', () => {
       expect(capture.messages.map((m) => m.body.id)).toEqual([committed!.id]);
       expect(await fx.knex('outbox').whereIn('id', [rolledBack!.id, untouched!.id])).toEqual([]);
       expect((await fx.knex('effects').select('event_id')).map((r) => r.event_id)).toEqual([committed!.id]);
+    } finally {
+      await stop();
+    }
+  });
+
+  test('when an event repeats what its change wrote, changeWithFilledEvent records it in the same statement with those fields taken from the changed row, and nothing when the change touched nothing', async () => {
+    const { capture, stop } = await startRelay('relay-filled', { pollIntervalMs: 60_000 });
+    await fx.knex.schema.createTable('accounts', (t) => {
+      t.uuid('id').primary();
+      t.text('email').notNullable();
+    });
+    try {
+      const id = randomUUID();
+      const [standIn] = newEnvelopes([{ ...registered(id), payload: { ...registered(id).payload, email: 'stand-in@example.test' } }]);
+      const filled = { ...standIn!.payload, email: 'real@example.test' };
+      const changed = await fx.knex.transaction((trx) =>
+        changeWithFilledEvent<{ id: string; email: string }, 'identity.user.registered'>(trx, trx('accounts').insert({ id, email: 'real@example.test' }).returning('*'), standIn as DomainEvent<'identity.user.registered'>, { email: 'changed.email' }),
+      );
+      expect(changed?.row).toEqual({ id, email: 'real@example.test' });
+      expect(changed?.event).toEqual({ ...standIn, payload: filled });
+      await eventually(() => capture.messages.length >= 1, { timeoutMs: 5_000 });
+      expect(capture.messages.map((m) => m.body)).toEqual([{ ...standIn, payload: filled }]);
+      expect((await fx.knex('outbox').where({ id: standIn!.id }).first()).envelope.payload).toEqual(filled);
+
+      const [unused] = newEnvelopes([registered()]);
+      const none = await changeWithFilledEvent(fx.knex, fx.knex('accounts').where({ id: randomUUID() }).update({ email: 'x' }).returning('*'), unused as DomainEvent<'identity.user.registered'>, { email: 'changed.email' });
+      expect(none).toBeUndefined();
+      expect(await fx.knex('outbox').where({ id: unused!.id })).toEqual([]);
+
+      // the timestamps it fills read exactly as JavaScript writes them
+      const at = new Date('2026-03-04T05:06:07.089Z');
+      const { rows } = await fx.knex.raw(`select ${isoTimestampSql('?::timestamptz')} as iso`, [at]);
+      expect(rows[0].iso).toBe(at.toISOString());
     } finally {
       await stop();
     }

@@ -101,6 +101,12 @@ export const FILLED_FROM_BOOKING = {
 
 type FilledType = keyof typeof FILLED_FROM_BOOKING;
 
+/** What a confirm writes on the hold besides its status: the package asked for, the request's correlation id. */
+export interface ConfirmChange {
+  packageId: string | null;
+  correlationId: string | null;
+}
+
 export class BookingRepository {
   constructor(private readonly db: Knex | Knex.Transaction) {}
 
@@ -157,7 +163,7 @@ export class BookingRepository {
    * time has not run out; undefined otherwise (the caller reads the booking to say why).
    * The request's correlation id, when it has one, replaces the hold's.
    */
-  async confirmLiveHold(id: string, studentId: string, now: Date, change: { packageId: string | null; correlationId: string | null }): Promise<Booking | undefined> {
+  async confirmLiveHold(id: string, studentId: string, now: Date, change: ConfirmChange): Promise<Booking | undefined> {
     const [row] = await this.confirmLiveHoldQuery(id, studentId, now, change);
     return row ? toBooking(row as BookingRow) : undefined;
   }
@@ -167,7 +173,7 @@ export class BookingRepository {
     id: string,
     studentId: string,
     now: Date,
-    change: { packageId: string | null; correlationId: string | null },
+    change: ConfirmChange,
     event: DomainEvent<'booking.confirmation_requested'>,
   ): Promise<Booking | undefined> {
     const query = this.confirmLiveHoldQuery(id, studentId, now, change);
@@ -175,7 +181,7 @@ export class BookingRepository {
     return changed ? toBooking(changed.row) : undefined;
   }
 
-  private confirmLiveHoldQuery(id: string, studentId: string, now: Date, change: { packageId: string | null; correlationId: string | null }) {
+  private confirmLiveHoldQuery(id: string, studentId: string, now: Date, change: ConfirmChange) {
     return this.db<BookingRow>('bookings')
       .where({ id, student_id: studentId, status: 'hold' })
       .where('hold_expires_at', '>', now)

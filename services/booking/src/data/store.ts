@@ -3,7 +3,7 @@ import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
 import { afterCommit } from '@guitaronline/platform';
 import type { DomainEvent, EventPayload, EventType } from '@guitaronline/contracts';
 import type { Booking, Clock } from '../domain/booking';
-import { BookingRepository } from './booking-repository';
+import { BookingRepository, type ConfirmChange } from './booking-repository';
 import { IdempotencyRepository } from './idempotency-repository';
 import { SlotRepository } from './slot-repository';
 import { TeacherProfileRepository } from './teacher-profile-repository';
@@ -49,7 +49,7 @@ export class Store {
     bookingId: string,
     studentId: string,
     now: Date,
-    change: { packageId: string | null; correlationId: string | null },
+    change: ConfirmChange,
     payload: EventPayload<'booking.confirmation_requested'>,
   ): Promise<Booking | undefined> {
     const [event] = newEnvelopes([{ type: 'booking.confirmation_requested', payload, aggregateId: bookingId, occurredAt: now }]);

@@ -68,7 +68,10 @@ describe('dead letters', () => {
       type: 'booking.slot.created',
       correlationId: 'poison-flow',
     });
+    // every listing is recorded as an admin action; the first may come before the message is parked and be repeated
+    let listings = 0;
     const first = await eventually(async () => {
+      listings += 1;
       const list = await deadLetters();
       const item = list.items.find((i) => i.messageId === poisonId);
       expect(item).toBeDefined();
@@ -95,7 +98,7 @@ describe('dead letters', () => {
     expect(all.items.map((i) => i.messageId)).toEqual(expect.arrayContaining([poisonId]));
 
     const actions = await su('admin.admin_actions').where({ admin_id: adminId, action: 'admin.dead_letters.view' });
-    expect(actions.length).toBe(3);
+    expect(actions.length).toBe(listings + 2);
   });
 
   test('when a handler keeps failing, then the event is retried, parked with the error, and a redrive after the fix processes it exactly once', async () => {

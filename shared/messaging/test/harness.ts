@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import amqp from 'amqplib';
 import knexFactory, { type Knex } from 'knex';
 import pino from 'pino';
 import { testInfra } from '@guitaronline/testing';
@@ -30,6 +31,14 @@ export async function messagingFixture() {
     async cleanup() {
       await knex.raw(`drop schema ${schema} cascade`);
       await knex.destroy();
+      // the exchange goes too (its queues are the tests' own, deleted or exclusive)
+      const connection = await amqp.connect(amqpUrl);
+      try {
+        const channel = await connection.createChannel();
+        await channel.deleteExchange(`test.events.${suffix}`);
+      } finally {
+        await connection.close().catch(() => undefined);
+      }
     },
   };
 }

@@ -154,6 +154,20 @@ export function isoTimestampSql(expression: string): string {
 }
 
 /**
+ * SQL for an event envelope with some payload fields taken from SQL expressions, for a statement
+ * that writes its outbox row itself: `envelope` is the placeholder the envelope's JSON is bound
+ * to (`?`, bound twice, or a named `:binding`), `fill` maps a payload field to an SQL expression
+ * of the statement (authored in code, never from input), e.g. `{ teacherId: 'changed.teacher_id' }`.
+ */
+export function filledEnvelopeSql(envelope: string, fill: Readonly<Record<string, string>>): string {
+  const fields = Object.entries(fill).map(([field, expression]) => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a payload field name: ${field}`);
+    return `'${field}', ${expression}`;
+  });
+  return `jsonb_set(${envelope}::jsonb, '{payload}', (${envelope}::jsonb -> 'payload') || jsonb_build_object(${fields.join(', ')}))`;
+}
+
+/**
  * `changeWithEvents` for an event whose payload repeats what the change wrote, known only once
  * it ran: runs `change` (an insert or update with `returning *` that changes at most one row)
  * and, in the same statement, writes the outbox row of `event` if it changed one, with the
@@ -171,18 +185,16 @@ export async function changeWithFilledEvent<Row extends object, T extends EventT
   fill: Readonly<Record<string, string>>,
 ): Promise<{ row: Row; event: DomainEvent<T> } | undefined> {
   const { sql, bindings } = change.toSQL();
-  const fields = Object.entries(fill);
-  const filled = fields.map(([, expression]) => `?::text, ${expression}`).join(', ');
   const envelope = JSON.stringify(event);
   const { rows } = await db.raw<{ rows: (Row & { [RECORDED_EVENT_COLUMN]: DomainEvent<T> })[] }>(
     `with changed as (${sql}), recorded as (
        insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
-       select ?, ?, ?, jsonb_set(?::jsonb, '{payload}', (?::jsonb -> 'payload') || jsonb_build_object(${filled}))
+       select ?, ?, ?, ${filledEnvelopeSql('?', fill)}
        from changed
        returning envelope
      )
      select changed.*, recorded.envelope as ${RECORDED_EVENT_COLUMN} from changed, recorded`,
-    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope, ...fields.map(([field]) => field)],
+    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope],
   );
   const first = rows[0];
   if (!first) return undefined;

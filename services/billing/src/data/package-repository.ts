@@ -1,5 +1,5 @@
 import type { DomainEvent } from '@guitaronline/contracts';
-import { announceAfterCommit, OUTBOX_TABLE } from '@guitaronline/messaging';
+import { announceAfterCommit, filledEnvelopeSql, OUTBOX_TABLE } from '@guitaronline/messaging';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { LessonPackage, PackageStatus } from '../domain/package-rules';
 import type { Queryable, Tx } from './db';
@@ -150,7 +150,7 @@ export async function debitFirstRequest(
   tx: Tx,
   input: { bookingId: string; studentId: string; packageId?: string | null; now: Date },
   debited: DomainEvent<'billing.lesson.debited'>,
-): Promise<{ pkg: LessonPackage; event: DomainEvent<'billing.lesson.debited'> } | undefined> {
+): Promise<LessonPackage | undefined> {
   const bindings = {
     now: input.now,
     bookingId: input.bookingId,
@@ -170,15 +170,14 @@ export async function debitFirstRequest(
      entry as (insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
                select :bookingId, 'debit', id, student_id, lessons_left, :now from pkg),
      recorded as (insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
-                  select :eventId, :eventType, :aggregateId,
-                         jsonb_set(jsonb_set(:envelope::jsonb, '{payload,packageId}', to_jsonb(pkg.id)), '{payload,lessonsLeft}', to_jsonb(pkg.lessons_left))
+                  select :eventId, :eventType, :aggregateId, ${filledEnvelopeSql(':envelope', { packageId: 'pkg.id', lessonsLeft: 'pkg.lessons_left' })}
                   from pkg returning envelope)
      select pkg.*, recorded.envelope from pkg, recorded`;
   const { rows } = await tx.raw<{ rows: (PackageRow & { envelope: DomainEvent<'billing.lesson.debited'> })[] }>(sql, bindings);
   const row = rows[0];
   if (!row) return undefined;
   announceAfterCommit(tx, [row.envelope]);
-  return { pkg: toPackage(row), event: row.envelope };
+  return toPackage(row);
 }
 
 /**

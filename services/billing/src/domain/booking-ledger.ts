@@ -46,7 +46,7 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
   if (!request.rescheduledFrom?.refundable) {
     const now = deps.clock();
     const taken = await debitFirstRequest(tx, { bookingId, studentId, packageId: request.packageId, now }, debitedEvent({ bookingId, studentId, packageId: request.packageId }, now));
-    if (taken) return { kind: 'debited', packageId: taken.pkg.id, lessonsLeft: taken.pkg.lessonsLeft, replayed: false, creditedAtOnce: false };
+    if (taken) return { kind: 'debited', packageId: taken.id, lessonsLeft: taken.lessonsLeft, replayed: false, creditedAtOnce: false };
   }
   // the tombstone is read before the debit: a cancel writing it holds the same lock, so it cannot appear in between
   const state = await billingStateOfBooking(tx, bookingId);

@@ -52,8 +52,8 @@ export class Store {
     change: ConfirmChange,
     payload: EventPayload<'booking.confirmation_requested'>,
   ): Promise<Booking | undefined> {
-    const [event] = newEnvelopes([{ type: 'booking.confirmation_requested', payload, aggregateId: bookingId, occurredAt: now }]);
-    return new BookingRepository(this.knex).confirmLiveHoldWithEvent(bookingId, studentId, now, change, event as DomainEvent<'booking.confirmation_requested'>);
+    const event = envelopeOf('booking.confirmation_requested', payload, bookingId, now);
+    return new BookingRepository(this.knex).confirmLiveHoldWithEvent(bookingId, studentId, now, change, event);
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -72,7 +72,7 @@ export class Store {
         await recordEvent(trx, { type, payload, aggregateId, occurredAt: clock(), correlationId: options.correlationId ?? undefined });
       },
       envelope(type, payload, aggregateId) {
-        return newEnvelopes([{ type, payload, aggregateId, occurredAt: clock() }])[0] as DomainEvent<typeof type>;
+        return envelopeOf(type, payload, aggregateId, clock());
       },
       async lockStudent(studentId) {
         await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`booking:student:${studentId}`]);
@@ -82,4 +82,9 @@ export class Store {
       },
     };
   }
+}
+
+/** An event's envelope as the outbox records it (validated), for a statement that writes it with its change. */
+function envelopeOf<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string, occurredAt: Date): DomainEvent<T> {
+  return newEnvelopes([{ type, payload, aggregateId, occurredAt }])[0] as DomainEvent<T>;
 }

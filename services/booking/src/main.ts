@@ -12,7 +12,7 @@ import { bookingRoutes } from './api/booking-routes';
 import { bookingOpenApi } from './api/openapi';
 import { opsRoutes } from './api/ops-routes';
 import { schedulingRoutes } from './api/scheduling-routes';
-import { billingHandlers } from './messaging/billing-handlers';
+import { billingFastPaths, billingHandlers } from './messaging/billing-handlers';
 import { identityHandlers } from './messaging/identity-handlers';
 import { bookingMetrics } from './metrics';
 
@@ -59,6 +59,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
       return {
         resolveKey: deps.resolveKey,
         handlers: { ...billingHandlers(bookingDeps, store), ...identityHandlers(bookingDeps, store) },
+        consumer: { fastPaths: billingFastPaths(bookingDeps) },
         routes(app, { auth }) {
           app.use('/api/v1/scheduling', schedulingRoutes(bookingDeps, auth));
           app.use('/api/v1/booking', bookingRoutes(bookingDeps, auth));

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { EventSchemaError, parseEvent, type DomainEvent, type EventType } from '@guitaronline/contracts';
 import { prom, runWithContext } from '@guitaronline/platform';
 import type { BrokerConnection } from './connection';
-import { INBOX_TABLE } from './outbox';
+import { INBOX_TABLE, isInboxConflict, type InboxClaim } from './outbox';
 import { DEFAULT_RETRY_DELAYS_MS, declareServiceQueues, queueNames, type ServiceQueues } from './topology';
 
 export type EventHandler<T extends EventType = EventType> = (trx: Knex.Transaction, event: DomainEvent<T>) => Promise<void>;
@@ -16,6 +16,16 @@ export type EventHandlers = { [T in EventType]?: EventHandler<T> };
  * causation ids themselves.
  */
 export type BatchHandler = (trx: Knex.Transaction, events: DomainEvent[]) => Promise<void>;
+/**
+ * An event's usual case in one autocommit statement on the service's database, tried before
+ * its handler's transaction: the statement makes the change, writes its events and the
+ * message's inbox row (`inbox`, e.g. `changeWithFilledEvent(knex, change, event, fill,
+ * { inbox })`) — all of them or none.
+ * Resolves true when it changed something, false when it changed nothing (the event then goes
+ * to its handler as usual, which must handle every case on its own).
+ */
+export type FastPath<T extends EventType = EventType> = (event: DomainEvent<T>, inbox: InboxClaim) => Promise<boolean>;
+export type FastPaths = { [T in EventType]?: FastPath<T> };
 
 export const ATTEMPTS_HEADER = 'x-attempts';
 export const ERROR_HEADER = 'x-error';
@@ -72,10 +82,19 @@ export interface ConsumerOptions {
    * or by an earlier version of the service (bindings of a durable queue stay).
    */
   bindings?: readonly EventType[];
+  /**
+   * Per event type, its usual case as one autocommit statement (see FastPath): one round trip
+   * instead of BEGIN, inbox row, change, COMMIT. A statement that finds the inbox row there
+   * already (a redelivery) fails whole and the message goes the usual way, where it is a
+   * duplicate. Not with `serializeBy` or `batch`: the statement takes no lock, so it is for a
+   * change its own statement decides (a conditional update of one row, which a concurrent or
+   * repeated message finds already changed).
+   */
+  fastPaths?: FastPaths;
 }
 
 /** The consumer options a service tunes (the rest comes from its messaging wiring). */
-export type ConsumerTuning = Pick<ConsumerOptions, 'serializeBy' | 'batch' | 'batchLingerMs' | 'handleBatch' | 'bindings'>;
+export type ConsumerTuning = Pick<ConsumerOptions, 'serializeBy' | 'batch' | 'batchLingerMs' | 'handleBatch' | 'bindings' | 'fastPaths'>;
 
 /** A parsed message with the handler it goes to. */
 interface Accepted {
@@ -142,6 +161,7 @@ export class EventConsumer {
 
   constructor(private readonly options: ConsumerOptions) {
     if (options.batch !== undefined && options.serializeBy) throw new Error('a consumer either batches or serializes, not both');
+    if (options.fastPaths && (options.batch !== undefined || options.serializeBy)) throw new Error('fast paths take no lock and no batch: not with serializeBy or batch');
     this.retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxAttempts = options.maxAttempts ?? this.retryDelays.length + 1;
     this.queues = queueNames(`${options.queuePrefix ?? ''}${options.service}`, this.retryDelays.length);
@@ -375,16 +395,17 @@ export class EventConsumer {
     const consumer = this.options.consumerName ?? this.options.service;
     const timer = this.handlerSeconds?.startTimer({ type: event.type });
     try {
-      const processed = await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, () =>
-        this.options.knex.transaction(async (trx) => {
+      const processed = await runWithContext({ correlationId: event.correlationId, causationId: event.id, requestId: undefined }, async () => {
+        if (await this.tryFastPath(event, consumer)) return true;
+        return this.options.knex.transaction(async (trx) => {
           const lockKey = this.options.serializeBy?.(event);
           const inserted =
             lockKey === undefined ? await insertInboxRow(trx, event, consumer) : await insertInboxRowLocked(trx, event, consumer, serializationLockKey(consumer, lockKey));
           if (!inserted) return false;
           await handler(trx, event);
           return true;
-        }),
-      );
+        });
+      });
       timer?.();
       channel.ack(msg);
       this.count(processed ? 'processed' : 'duplicate', event.type);
@@ -400,6 +421,18 @@ export class EventConsumer {
         await this.retry(channel, msg, reason, attempt);
         this.count('retried', event.type);
       }
+    }
+  }
+
+  /** The event's fast path, if it has one: true when its statement took (inbox row included). */
+  private async tryFastPath(event: DomainEvent, consumer: string): Promise<boolean> {
+    const fast = this.options.fastPaths?.[event.type] as FastPath | undefined;
+    if (!fast) return false;
+    try {
+      return await fast(event, { messageId: event.id, consumer, type: event.type });
+    } catch (err) {
+      if (isInboxConflict(err)) return false; // handled before: the usual way finds its inbox row
+      throw err;
     }
   }
 

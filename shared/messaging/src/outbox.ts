@@ -28,6 +28,22 @@ export interface RecordEventInput<T extends EventType> {
 
 type Transactionish = Knex | Knex.Transaction;
 
+/**
+ * The inbox row of a message that a consumer's fast path handles in one autocommit statement
+ * (ConsumerOptions.fastPaths): the statement of the change writes it too.
+ */
+export interface InboxClaim {
+  messageId: string;
+  consumer: string;
+  type: string;
+}
+
+/** The error of a statement whose inbox row was there already: the message was handled before. */
+export function isInboxConflict(err: unknown): boolean {
+  const e = err as { code?: string; table?: string };
+  return e?.code === '23505' && e.table === INBOX_TABLE;
+}
+
 export interface OutboxRow {
   id: string;
   type: string;
@@ -177,24 +193,31 @@ export function filledEnvelopeSql(envelope: string, fill: Readonly<Record<string
  * the right type where the row's value goes). It goes to the relay once the transaction commits
  * (at once for an autocommit statement). Returns the changed row and the event as recorded, or
  * undefined when nothing changed (and nothing was recorded).
+ *
+ * With `inbox` (a consumer's fast path, see ConsumerOptions.fastPaths) the statement also writes
+ * the message's inbox row when it changes a row — a plain insert: if the row is there already
+ * (the message was handled before), the whole statement fails with a unique violation on the
+ * inbox and changes nothing.
  */
 export async function changeWithFilledEvent<Row extends object, T extends EventType>(
   db: Transactionish,
   change: Knex.QueryBuilder | Knex.Raw,
   event: DomainEvent<T>,
   fill: Readonly<Record<string, string>>,
+  options: { inbox?: InboxClaim } = {},
 ): Promise<{ row: Row; event: DomainEvent<T> } | undefined> {
   const { sql, bindings } = change.toSQL();
   const envelope = JSON.stringify(event);
+  const { inbox } = options;
   const { rows } = await db.raw<{ rows: (Row & { [RECORDED_EVENT_COLUMN]: DomainEvent<T> })[] }>(
     `with changed as (${sql}), recorded as (
        insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
        select ?, ?, ?, ${filledEnvelopeSql('?', fill)}
        from changed
        returning envelope
-     )
+     )${inbox ? `, claimed as (insert into ${INBOX_TABLE} (message_id, consumer, type) select ?, ?, ? from changed)` : ''}
      select changed.*, recorded.envelope as ${RECORDED_EVENT_COLUMN} from changed, recorded`,
-    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope],
+    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope, ...(inbox ? [inbox.messageId, inbox.consumer, inbox.type] : [])],
   );
   const first = rows[0];
   if (!first) return undefined;

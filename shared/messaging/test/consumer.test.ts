@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import amqp, { type ChannelModel } from 'amqplib';
 import { eventually, sleep } from '@guitaronline/testing';
-import { BrokerConnection, EventConsumer, byPayloadField, recordEvent, OutboxRelay, type ConsumerTuning, type EventHandlers } from '../src';
+import { BrokerConnection, EventConsumer, byPayloadField, changeWithFilledEvent, newEnvelopes, recordEvent, OutboxRelay, type ConsumerTuning, type EventHandlers } from '../src';
 import { Registry } from 'prom-client';
 import { messagingFixture, silentLogger } from './harness';
 
@@ -106,6 +106,49 @@ describe('inbox consumer', () => {
     await eventually(async () => (await fx.knex('inbox').where({ message_id: msg.id })).length === 1);
     await sleep(300);
     expect(await effects()).toEqual([{ event_id: msg.id, note: (msg.payload as { email: string }).email }]);
+  });
+
+  test('when an event has a fast path, one statement writes its change, its event and its inbox row; a redelivery fails that statement whole and is a duplicate; a fast path that changes nothing hands the event to its handler', async () => {
+    const metrics = new Registry();
+    await startConsumer(
+      {
+        'identity.user.registered': async (trx, event) => {
+          await trx('effects').insert({ event_id: event.id, note: 'handler' });
+        },
+      },
+      {
+        metrics,
+        fastPaths: {
+          'identity.user.registered': async (event, inbox) => {
+            if (event.payload.role === 'teacher') return false; // not its usual case
+            const [announced] = newEnvelopes([{ type: 'identity.user.registered', payload: event.payload, aggregateId: event.aggregateId }]);
+            const change = fx.knex('effects').insert({ event_id: event.id, note: 'fast' }).returning('*');
+            const changed = await changeWithFilledEvent(fx.knex, change, announced!, { email: `'fast-' || changed.event_id` }, { inbox });
+            return changed !== undefined;
+          },
+        },
+      },
+    );
+    const student = envelope();
+    const teacher = envelope({ payload: { ...envelope().payload, role: 'teacher' } });
+    await publish(student);
+    await eventually(async () => (await effects()).length === 1);
+    await publish(student); // its fast path inserts again — and fails on the inbox row, rolling its effect back
+    await publish(teacher);
+    await eventually(async () => (await fx.knex('inbox').whereIn('message_id', [student.id, teacher.id])).length === 2);
+    await sleep(300);
+    expect(await effects()).toEqual([
+      { event_id: student.id, note: 'fast' },
+      { event_id: teacher.id, note: 'handler' },
+    ]);
+    // the event the fast path recorded, once, filled in from its change
+    const outbox = await fx.knex('outbox').select('envelope');
+    expect(outbox.map((r) => r.envelope.payload.email)).toEqual([`fast-${student.id}`]);
+    const consumed = (await metrics.getSingleMetric('events_consumed_total')!.get()).values.map((v) => [v.labels.outcome, v.value]);
+    expect(consumed.sort()).toEqual([
+      ['duplicate', 1],
+      ['processed', 2],
+    ]);
   });
 
   test('when events share a serializeBy key, their handlers run one at a time; other keys run alongside; a duplicate still has one effect', async () => {

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { DomainEvent, EventType } from '@guitaronline/contracts';
-import { changeWithEvents, changeWithFilledEvent, isoTimestampSql } from '@guitaronline/messaging';
+import { changeWithEvents, changeWithFilledEvent, isoTimestampSql, type InboxClaim } from '@guitaronline/messaging';
 import type { Booking, BookingStatus, Role } from '../domain/booking';
 import { keysetPage, type Page } from '@guitaronline/platform';
 import { bookingErrors } from '../domain/booking-errors';
@@ -145,8 +145,14 @@ export class BookingRepository {
   }
 
   /** `transition` and, in the same statement, its event (filled in from the booking: FILLED_FROM_BOOKING) if it took. */
-  async transitionWithEvent<T extends FilledType>(id: string, from: readonly BookingStatus[], patch: Partial<Booking>, event: DomainEvent<T>): Promise<Booking | undefined> {
-    const changed = await changeWithFilledEvent<BookingRow, T>(this.db, this.transitionQuery(id, from, patch), event, FILLED_FROM_BOOKING[event.type]);
+  async transitionWithEvent<T extends FilledType>(
+    id: string,
+    from: readonly BookingStatus[],
+    patch: Partial<Booking>,
+    event: DomainEvent<T>,
+    options: { inbox?: InboxClaim } = {},
+  ): Promise<Booking | undefined> {
+    const changed = await changeWithFilledEvent<BookingRow, T>(this.db, this.transitionQuery(id, from, patch), event, FILLED_FROM_BOOKING[event.type], options);
     return changed ? toBooking(changed.row) : undefined;
   }
 

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
+import { newEnvelopes, recordEvent, type InboxClaim } from '@guitaronline/messaging';
 import { afterCommit } from '@guitaronline/platform';
 import type { DomainEvent, EventPayload, EventType } from '@guitaronline/contracts';
 import type { Booking, Clock } from '../domain/booking';
@@ -56,6 +56,17 @@ export class Store {
     return new BookingRepository(this.knex).confirmLiveHoldWithEvent(bookingId, studentId, now, change, event);
   }
 
+  /**
+   * confirming → confirmed with billing's package, as one autocommit statement with its
+   * `booking.confirmed` (built from `payload`, its stand-ins filled in from the booking) and the
+   * debit message's inbox row: the consumer's fast path for the usual debit. Undefined when the
+   * booking is not confirming (nothing written); fails whole when the inbox row is there already.
+   */
+  confirmDebited(bookingId: string, packageId: string, now: Date, payload: EventPayload<'booking.confirmed'>, inbox: InboxClaim): Promise<Booking | undefined> {
+    const event = envelopeOf('booking.confirmed', payload, bookingId, now);
+    return new BookingRepository(this.knex).transitionWithEvent(bookingId, ['confirming'], confirmedPatch(packageId, now), event, { inbox });
+  }
+
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
     return this.knex.transaction((trx) => fn(this.bind(trx)));
   }
@@ -82,6 +93,11 @@ export class Store {
       },
     };
   }
+}
+
+/** What the usual debit changes on a confirming booking. */
+export function confirmedPatch(packageId: string, now: Date): Partial<Booking> {
+  return { status: 'confirmed', packageId, confirmedAt: now, updatedAt: now };
 }
 
 /** An event's envelope as the outbox records it (validated), for a statement that writes it with its change. */

@@ -5,7 +5,8 @@ import { bookingErrors } from './booking-errors';
 import { canceledPayload, confirmationRequestedPayload, confirmedPayload, expiredPayload, rejectedPayload, standInBooking } from './booking-events';
 import { isHoldExpired } from './booking-rules';
 import type { BookingDeps } from './deps';
-import type { Tx } from '../data/store';
+import type { InboxClaim } from '@guitaronline/messaging';
+import { confirmedPatch, type Tx } from '../data/store';
 
 export type ConfirmOutcome = 'requested' | 'in_progress' | 'already_confirmed';
 
@@ -89,8 +90,8 @@ export async function awaitSettled(deps: BookingDeps, bookingId: string, ms: num
 export async function applyDebit(deps: BookingDeps, tx: Tx, debit: EventPayload<'billing.lesson.debited'>): Promise<void> {
   const now = deps.clock();
   // the usual case in one statement; anything else is read under the row lock
-  const event = tx.envelope('booking.confirmed', confirmedPayload({ ...standInBooking({ id: debit.bookingId }), packageId: debit.packageId }), debit.bookingId);
-  const confirmed = await tx.bookings.transitionWithEvent(debit.bookingId, ['confirming'], { status: 'confirmed', packageId: debit.packageId, confirmedAt: now, updatedAt: now }, event);
+  const event = tx.envelope('booking.confirmed', confirmedStandIn(debit), debit.bookingId);
+  const confirmed = await tx.bookings.transitionWithEvent(debit.bookingId, ['confirming'], confirmedPatch(debit.packageId, now), event);
   if (confirmed) {
     tx.afterCommit(() => deps.notifier.settled(confirmed.id));
     return;
@@ -121,6 +122,24 @@ export async function applyDebit(deps: BookingDeps, tx: Tx, debit: EventPayload<
   );
   deps.metrics.compensated();
   log.warn({ status: booking.status }, 'lesson debited after the booking left confirming; compensating with a refundable cancel');
+}
+
+/**
+ * The usual case of applyDebit — the booking waits in confirming — as one autocommit statement
+ * that also writes the debit message's inbox row (the consumer's fast path, one round trip).
+ * False when the booking is in any other state: nothing was written, and applyDebit, in the
+ * inbox transaction, decides what the debit means for it.
+ */
+export async function applyDebitAtOnce(deps: BookingDeps, debit: EventPayload<'billing.lesson.debited'>, inbox: InboxClaim): Promise<boolean> {
+  const confirmed = await deps.store.confirmDebited(debit.bookingId, debit.packageId, deps.clock(), confirmedStandIn(debit), inbox);
+  if (!confirmed) return false;
+  deps.notifier.settled(confirmed.id);
+  return true;
+}
+
+/** `booking.confirmed` for the debited booking, with stand-ins for what the booking's row fills in. */
+function confirmedStandIn(debit: EventPayload<'billing.lesson.debited'>): EventPayload<'booking.confirmed'> {
+  return confirmedPayload({ ...standInBooking({ id: debit.bookingId }), packageId: debit.packageId });
 }
 
 /**

@@ -1,6 +1,6 @@
-import type { EventHandlers } from '@guitaronline/messaging';
+import type { EventHandlers, FastPaths } from '@guitaronline/messaging';
 import type { Store } from '../data/store';
-import { applyDebit, applyDebitRejection } from '../domain/confirm-booking';
+import { applyDebit, applyDebitAtOnce, applyDebitRejection } from '../domain/confirm-booking';
 import type { BookingDeps } from '../domain/deps';
 
 /**
@@ -17,5 +17,16 @@ export function billingHandlers(deps: BookingDeps, store: Store): EventHandlers 
   return {
     'billing.lesson.debited': async (trx, event) => applyDebit(deps, store.bind(trx), event.payload),
     'billing.lesson.debit_rejected': async (trx, event) => applyDebitRejection(deps, store.bind(trx), event.payload),
+  };
+}
+
+/**
+ * The usual debit (the booking waits in confirming) in one autocommit statement with the inbox
+ * row, before the handler's transaction: confirming → confirmed is a conditional update of one
+ * row, so a concurrent or repeated debit finds it already changed and takes the handler's way.
+ */
+export function billingFastPaths(deps: BookingDeps): FastPaths {
+  return {
+    'billing.lesson.debited': (event, inbox) => applyDebitAtOnce(deps, event.payload, inbox),
   };
 }

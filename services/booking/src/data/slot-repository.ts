@@ -81,6 +81,22 @@ export class SlotRepository {
     return row ? toSlot(row) : undefined;
   }
 
+  /**
+   * `findForShare` that also takes the transaction-scoped advisory lock `lockKey` when the slot
+   * exists, in the same statement (one round trip instead of two): the lock is taken as the
+   * row is read, before its share lock, and a row lock reads the newest version of the row, so
+   * the slot needs no snapshot taken after the advisory lock. No row, no lock: the caller takes
+   * it on its own.
+   */
+  async findForShareTakingLock(id: string, lockKey: string): Promise<Slot | undefined> {
+    const row = await this.db<SlotRow>('slots')
+      .select('slots.*', this.db.raw('pg_advisory_xact_lock(hashtextextended(?, 0)) is null as serialized', [lockKey]))
+      .where({ id })
+      .forShare()
+      .first();
+    return row ? toSlot(row) : undefined;
+  }
+
   async findForUpdate(id: string): Promise<Slot | undefined> {
     const row = await this.db<SlotRow>('slots').where({ id }).forUpdate().first();
     return row ? toSlot(row) : undefined;

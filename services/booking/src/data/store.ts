@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { newEnvelopes, recordEvent, type InboxClaim } from '@guitaronline/messaging';
 import { afterCommit } from '@guitaronline/platform';
 import type { DomainEvent, EventPayload, EventType } from '@guitaronline/contracts';
-import type { Booking, Clock } from '../domain/booking';
+import type { Booking, Clock, Slot } from '../domain/booking';
 import { BookingRepository, type ConfirmChange } from './booking-repository';
 import { IdempotencyRepository } from './idempotency-repository';
 import { SlotRepository } from './slot-repository';
@@ -20,6 +20,11 @@ export interface Tx {
   envelope<T extends EventType>(type: T, payload: EventPayload<T>, aggregateId: string): DomainEvent<T>;
   /** Serialises this transaction with every other one of the same student (hold limits, idempotency keys). */
   lockStudent(studentId: string): Promise<void>;
+  /**
+   * `lockStudent`, and the slot read with a share lock (`slots.findForShare`), in one round trip
+   * when the slot exists. Statements after it see what the student's earlier transactions committed.
+   */
+  lockStudentAndFindSlot(studentId: string, slotId: string): Promise<Slot | undefined>;
   /** Runs after a successful commit (never on rollback). */
   afterCommit(fn: () => void): void;
 }
@@ -74,8 +79,12 @@ export class Store {
   /** A unit of work over a transaction someone else opened (the inbox consumer's). */
   bind(trx: Knex.Transaction): Tx {
     const clock = this.clock;
+    const slots = new SlotRepository(trx);
+    const lockStudent = async (studentId: string) => {
+      await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [studentLockKey(studentId)]);
+    };
     return {
-      slots: new SlotRepository(trx),
+      slots,
       bookings: new BookingRepository(trx),
       idempotency: new IdempotencyRepository(trx),
       teachers: new TeacherProfileRepository(trx),
@@ -85,14 +94,22 @@ export class Store {
       envelope(type, payload, aggregateId) {
         return envelopeOf(type, payload, aggregateId, clock());
       },
-      async lockStudent(studentId) {
-        await trx.raw('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`booking:student:${studentId}`]);
+      lockStudent,
+      async lockStudentAndFindSlot(studentId, slotId) {
+        const slot = await slots.findForShareTakingLock(slotId, studentLockKey(studentId));
+        if (!slot) await lockStudent(studentId); // no row, no lock taken: on its own
+        return slot;
       },
       afterCommit(fn) {
         afterCommit(trx, fn);
       },
     };
   }
+}
+
+/** The advisory lock that serialises a student's transactions. */
+function studentLockKey(studentId: string): string {
+  return `booking:student:${studentId}`;
 }
 
 /** What the usual debit changes on a confirming booking. */

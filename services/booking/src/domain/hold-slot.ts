@@ -31,7 +31,8 @@ export interface HoldResult {
 export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldRequest): Promise<HoldResult> {
   const { settings, clock } = deps;
   return deps.store.transaction(async (tx) => {
-    await tx.lockStudent(student.userId);
+    // the student's lock and the slot in one round trip; the slot is judged after the key
+    const slot = await tx.lockStudentAndFindSlot(student.userId, request.slotId);
     const { idempotency } = request;
     if (idempotency) {
       const prior = await tx.idempotency.find(student.userId, idempotency.key);
@@ -41,7 +42,6 @@ export async function holdSlot(deps: BookingDeps, student: Actor, request: HoldR
       }
     }
     const now = clock();
-    const slot = await tx.slots.findForShare(request.slotId);
     assertSlotBookable(slot, now);
 
     const { runOut, activeHolds } = await tx.bookings.expireRunOutAndCountHolds(slot.id, student.userId, now);

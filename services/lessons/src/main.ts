@@ -6,7 +6,7 @@ import { lessonsRoutes } from './api/lessons-routes';
 import { lessonsOpenApi } from './api/openapi';
 import { readConfig, type LessonsConfig } from './config';
 import { systemClock, type Clock } from './domain/clock';
-import { bookingHandlers, oneBookingAtATime } from './messaging/booking-handlers';
+import { bookingFastPaths, bookingHandlers, oneBookingAtATime } from './messaging/booking-handlers';
 
 export interface LessonsService {
   url: string;
@@ -34,7 +34,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     compose: ({ db, logger }) => ({
       resolveKey: deps.resolveKey,
       handlers: bookingHandlers({ clock, logger }),
-      consumer: { serializeBy: oneBookingAtATime },
+      consumer: { serializeBy: oneBookingAtATime, fastPaths: bookingFastPaths({ db, clock }) },
       routes(app, { auth }) {
         app.use('/api/v1/lessons', lessonsRoutes({ db, clock, logger }, auth));
         app.use('/internal', internalRoutes(db, auth));

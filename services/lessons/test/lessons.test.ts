@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
+import { createLogger } from '@guitaronline/platform';
 import { start, type LessonsService } from '../src/main';
+import { cancelLessonForBooking, scheduleLessonAtOnce } from '../src/domain/lessons';
 
 const HOUR = 3_600_000;
 
@@ -177,6 +179,48 @@ describe('lessons service', () => {
     );
     expect(rows.filter((r) => r.status === 'scheduled')).toEqual([]);
     expect(rows.length).toBeLessThanOrEqual(bookings.length);
+  });
+
+  test('when a confirmation made without the lock (the fast path) is still in flight as its cancel runs, the cancel waits for it and cancels the lesson it made; the other way round, the confirmation makes nothing', async () => {
+    const deps = { db: service.db, clock, logger: createLogger('lessons-test', { level: 'silent' }) };
+    const inboxOf = () => ({ messageId: randomUUID(), consumer: 'lessons', type: 'booking.confirmed' });
+    const cancelOf = (b: ReturnType<typeof aBooking>) => ({ ...canceledOf(b), canceledBy: 'student' as const });
+
+    // the confirmation's statement has run and not committed yet (a transaction stands for its statement)
+    const booking = aBooking();
+    const confirming = await service.db.transaction();
+    let cancel: Promise<unknown> | undefined;
+    try {
+      expect(await scheduleLessonAtOnce({ ...deps, db: confirming }, booking, inboxOf())).toBe(true);
+      let cancelEnded = false;
+      cancel = service.db.transaction((tx) => cancelLessonForBooking(tx, cancelOf(booking), deps)).finally(() => (cancelEnded = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(cancelEnded).toBe(false); // waiting on the booking's fate row
+      await confirming.commit();
+      expect(((await cancel) as { status?: string } | undefined)?.status).toBe('canceled');
+    } finally {
+      if (!confirming.isCompleted()) await confirming.rollback();
+      await cancel?.catch(() => undefined);
+    }
+    expect((await lessonRows(booking.bookingId)).map((r) => r.status)).toEqual(['canceled']);
+
+    // the cancel has run and not committed: the confirmation waits, then finds the booking canceled
+    const other = aBooking();
+    const canceling = await service.db.transaction();
+    let confirm: Promise<boolean> | undefined;
+    try {
+      expect(await cancelLessonForBooking(canceling, cancelOf(other), deps)).toBeUndefined();
+      let confirmEnded = false;
+      confirm = scheduleLessonAtOnce(deps, other, inboxOf()).finally(() => (confirmEnded = true));
+      await new Promise((r) => setTimeout(r, 300));
+      expect(confirmEnded).toBe(false);
+      await canceling.commit();
+      expect(await confirm).toBe(false);
+    } finally {
+      if (!canceling.isCompleted()) await canceling.rollback();
+      await confirm?.catch(() => undefined);
+    }
+    expect(await lessonRows(other.bookingId)).toEqual([]);
   });
 
   test('when its teacher completes a lesson before it starts, then 409 invalid_transition; after the start (clock moved), then completed, lesson.completed once, and completing again answers 200 unchanged', async () => {

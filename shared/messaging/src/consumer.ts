@@ -86,9 +86,10 @@ export interface ConsumerOptions {
    * Per event type, its usual case as one autocommit statement (see FastPath): one round trip
    * instead of BEGIN, inbox row, change, COMMIT. A statement that finds the inbox row there
    * already (a redelivery) fails whole and the message goes the usual way, where it is a
-   * duplicate. Not with `serializeBy` or `batch`: the statement takes no lock, so it is for a
-   * change its own statement decides (a conditional update of one row, which a concurrent or
-   * repeated message finds already changed).
+   * duplicate. The statement takes no lock — not even `serializeBy`'s — so it is for a change
+   * its own statement decides: a conditional update of one row (a concurrent or repeated
+   * message finds it already changed), or an insert that first claims a row the locked
+   * handlers write too, so a unique key orders them. Not with `batch`.
    */
   fastPaths?: FastPaths;
 }
@@ -161,7 +162,7 @@ export class EventConsumer {
 
   constructor(private readonly options: ConsumerOptions) {
     if (options.batch !== undefined && options.serializeBy) throw new Error('a consumer either batches or serializes, not both');
-    if (options.fastPaths && (options.batch !== undefined || options.serializeBy)) throw new Error('fast paths take no lock and no batch: not with serializeBy or batch');
+    if (options.fastPaths && options.batch !== undefined) throw new Error('a consumer either batches or has fast paths, not both');
     this.retryDelays = options.retryDelaysMs ?? DEFAULT_RETRY_DELAYS_MS;
     this.maxAttempts = options.maxAttempts ?? this.retryDelays.length + 1;
     this.queues = queueNames(`${options.queuePrefix ?? ''}${options.service}`, this.retryDelays.length);

@@ -134,28 +134,73 @@ export function announceAfterCommit(trx: Transactionish, envelopes: readonly Dom
  * — and, in the same statement, writes the outbox rows of `envelopes` (built beforehand with
  * `newEnvelopes`) if and only if the change returned a row: a state change and the events that
  * announce it in one round trip instead of two. The rows go to the relay once the transaction
- * commits (`announceAfterCommit`). Returns the change's rows.
+ * commits (`announceAfterCommit`). Returns the change's rows. `options`: steps before the
+ * change, the inbox row of a consumer's fast path (ChangeOptions).
  */
-export async function changeWithEvents<Row>(trx: Transactionish, change: Knex.QueryBuilder | Knex.Raw, envelopes: readonly DomainEvent[]): Promise<Row[]> {
+export async function changeWithEvents<Row>(
+  trx: Transactionish,
+  change: Knex.QueryBuilder | Knex.Raw,
+  envelopes: readonly DomainEvent[],
+  options: ChangeOptions = {},
+): Promise<Row[]> {
   const { sql, bindings } = change.toSQL();
+  const parts = statementParts(options);
   const { rows } = await trx.raw<{ rows: Row[] }>(
-    `with changed as (${sql}), recorded as (
+    `with ${parts.before}changed as (${sql}), recorded as (
        insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
        select e.id, e.type, e.aggregate_id, e.envelope
        from unnest(?::uuid[], ?::text[], ?::text[], ?::jsonb[]) as e(id, type, aggregate_id, envelope)
        where exists (select 1 from changed)
-     )
+     )${parts.after}
      select * from changed`,
     [
+      ...parts.beforeBindings,
       ...bindings,
       envelopes.map((e) => e.id),
       envelopes.map((e) => e.type),
       envelopes.map((e) => e.aggregateId),
       envelopes.map((e) => JSON.stringify(e)),
+      ...parts.afterBindings,
     ],
   );
   if (rows.length > 0) announceAfterCommit(trx, envelopes);
   return rows;
+}
+
+/** What else the statement of `changeWithEvents` / `changeWithFilledEvent` does. */
+export interface ChangeOptions {
+  /**
+   * Data-modifying steps the change reads, run before it in the same statement, by name (e.g. a
+   * claim row the change inserts from: `insert … select … from claim`). Postgres allows
+   * data-modifying WITH only at the top of a statement, so they cannot sit inside the change.
+   */
+  before?: Readonly<Record<string, Knex.Raw>>;
+  /**
+   * A consumer's fast path (ConsumerOptions.fastPaths): the statement also writes the message's
+   * inbox row when the change returns a row — a plain insert, so if the row is there already
+   * (the message was handled before) the whole statement fails with a unique violation on the
+   * inbox and changes nothing.
+   */
+  inbox?: InboxClaim;
+}
+
+/** The parts `ChangeOptions` add around `changed as (…), recorded as (…)`, with their bindings. */
+function statementParts(options: ChangeOptions): { before: string; beforeBindings: readonly unknown[]; after: string; afterBindings: readonly unknown[] } {
+  const before: string[] = [];
+  const beforeBindings: unknown[] = [];
+  for (const [name, query] of Object.entries(options.before ?? {})) {
+    if (!/^[a-z_][a-z0-9_]*$/.test(name) || name === 'changed' || name === 'recorded' || name === 'inboxed') throw new Error(`not a step name: ${name}`);
+    const { sql, bindings } = query.toSQL();
+    before.push(`${name} as (${sql}), `);
+    beforeBindings.push(...bindings);
+  }
+  const { inbox } = options;
+  return {
+    before: before.join(''),
+    beforeBindings,
+    after: inbox ? `, inboxed as (insert into ${INBOX_TABLE} (message_id, consumer, type) select ?, ?, ? where exists (select 1 from changed))` : '',
+    afterBindings: inbox ? [inbox.messageId, inbox.consumer, inbox.type] : [],
+  };
 }
 
 /** Column of `changeWithFilledEvent`'s statement that carries the recorded event next to the changed row. */
@@ -193,31 +238,27 @@ export function filledEnvelopeSql(envelope: string, fill: Readonly<Record<string
  * the right type where the row's value goes). It goes to the relay once the transaction commits
  * (at once for an autocommit statement). Returns the changed row and the event as recorded, or
  * undefined when nothing changed (and nothing was recorded).
- *
- * With `inbox` (a consumer's fast path, see ConsumerOptions.fastPaths) the statement also writes
- * the message's inbox row when it changes a row — a plain insert: if the row is there already
- * (the message was handled before), the whole statement fails with a unique violation on the
- * inbox and changes nothing.
+ * `options`: steps before the change, the inbox row of a consumer's fast path (ChangeOptions).
  */
 export async function changeWithFilledEvent<Row extends object, T extends EventType>(
   db: Transactionish,
   change: Knex.QueryBuilder | Knex.Raw,
   event: DomainEvent<T>,
   fill: Readonly<Record<string, string>>,
-  options: { inbox?: InboxClaim } = {},
+  options: ChangeOptions = {},
 ): Promise<{ row: Row; event: DomainEvent<T> } | undefined> {
   const { sql, bindings } = change.toSQL();
   const envelope = JSON.stringify(event);
-  const { inbox } = options;
+  const parts = statementParts(options);
   const { rows } = await db.raw<{ rows: (Row & { [RECORDED_EVENT_COLUMN]: DomainEvent<T> })[] }>(
-    `with changed as (${sql}), recorded as (
+    `with ${parts.before}changed as (${sql}), recorded as (
        insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
        select ?, ?, ?, ${filledEnvelopeSql('?', fill)}
        from changed
        returning envelope
-     )${inbox ? `, claimed as (insert into ${INBOX_TABLE} (message_id, consumer, type) select ?, ?, ? from changed)` : ''}
+     )${parts.after}
      select changed.*, recorded.envelope as ${RECORDED_EVENT_COLUMN} from changed, recorded`,
-    [...bindings, event.id, event.type, event.aggregateId, envelope, envelope, ...(inbox ? [inbox.messageId, inbox.consumer, inbox.type] : [])],
+    [...parts.beforeBindings, ...bindings, event.id, event.type, event.aggregateId, envelope, envelope, ...parts.afterBindings],
   );
   const first = rows[0];
   if (!first) return undefined;

@@ -1,6 +1,6 @@
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { DomainEvent } from '@guitaronline/contracts';
-import { changeWithEvents } from '@guitaronline/messaging';
+import { changeWithEvents, type InboxClaim } from '@guitaronline/messaging';
 import type { Lesson, LessonStatus } from '../domain/lesson-rules';
 import type { Queryable, Tx } from './db';
 
@@ -33,16 +33,27 @@ function toLesson(row: LessonRow): Lesson {
 }
 
 /**
- * Inserts the booking's lesson unless the booking is already remembered as canceled or already
- * has one (UNIQUE booking_id), and in the same statement the outbox row of `created` (its
- * `lesson.created`, built beforehand from the same values) — only when the lesson was inserted.
- * Undefined: nothing was written.
+ * Inserts the booking's lesson unless lessons already knows the booking — canceled, or scheduled
+ * by an earlier confirmation — and in the same statement the outbox row of `created` (its
+ * `lesson.created`, built beforehand from the same values), only when the lesson was inserted.
+ * The statement first claims the booking's fate row as `scheduled` (an insert that does
+ * nothing when the row exists): a cancel writes the same row (`rememberCanceledBooking`), so
+ * the primary key orders the two even without the consumer's lock — an insert waits for a
+ * cancel in flight and then finds its row; a cancel waits for this statement and then finds
+ * the lesson to cancel. `inbox`: the consumer's fast path (the statement writes the message's
+ * inbox row too). Undefined: nothing was written.
  */
-export async function insertLessonUnlessCanceled(tx: Tx, lesson: Lesson, created: DomainEvent): Promise<Lesson | undefined> {
-  const insert = tx.raw(
+export async function insertLessonUnlessCanceled(db: Queryable, lesson: Lesson, created: DomainEvent, options: { inbox?: InboxClaim } = {}): Promise<Lesson | undefined> {
+  const claim = db.raw(
+    `insert into booking_fates (booking_id, fate, updated_at) values (?, 'scheduled', ?)
+     on conflict (booking_id) do nothing
+     returning booking_id`,
+    [lesson.bookingId, lesson.createdAt],
+  );
+  const insert = db.raw(
     `insert into lessons (id, booking_id, student_id, teacher_id, start_at, end_at, status, created_at, updated_at)
      select :id, :bookingId, :studentId, :teacherId, :startAt, :endAt, :status, :createdAt, :updatedAt
-     where not exists (select 1 from canceled_bookings where booking_id = :bookingId)
+     from claim
      on conflict (booking_id) do nothing
      returning *`,
     {
@@ -57,7 +68,7 @@ export async function insertLessonUnlessCanceled(tx: Tx, lesson: Lesson, created
       updatedAt: lesson.updatedAt,
     },
   );
-  const [row] = await changeWithEvents<LessonRow>(tx, insert, [created]);
+  const [row] = await changeWithEvents<LessonRow>(db, insert, [created], { before: { claim }, inbox: options.inbox });
   return row ? toLesson(row) : undefined;
 }
 
@@ -90,12 +101,22 @@ export async function completeStartedLesson(tx: Tx, id: string, now: Date): Prom
   return rows[0] ? toLesson(rows[0]) : undefined;
 }
 
+/**
+ * The booking's fate becomes `canceled` (the first cancel's `canceledBy` is kept). When a
+ * confirmation's statement is claiming the row at the same moment, this waits for it to end,
+ * so the caller's next statement sees the lesson it made.
+ */
 export async function rememberCanceledBooking(tx: Tx, bookingId: string, canceledBy: string, now: Date): Promise<void> {
-  await tx('canceled_bookings').insert({ booking_id: bookingId, canceled_by: canceledBy, received_at: now }).onConflict('booking_id').ignore();
+  await tx.raw(
+    `insert into booking_fates (booking_id, fate, canceled_by, updated_at) values (?, 'canceled', ?, ?)
+     on conflict (booking_id) do update set fate = 'canceled', canceled_by = excluded.canceled_by, updated_at = excluded.updated_at
+     where booking_fates.fate <> 'canceled'`,
+    [bookingId, canceledBy, now],
+  );
 }
 
 export async function isBookingCanceled(tx: Tx, bookingId: string): Promise<boolean> {
-  const row = await tx('canceled_bookings').where({ booking_id: bookingId }).first('booking_id');
+  const row = await tx('booking_fates').where({ booking_id: bookingId, fate: 'canceled' }).first('booking_id');
   return row !== undefined;
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { EventPayload } from '@guitaronline/contracts';
-import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
+import type { DomainEvent, EventPayload } from '@guitaronline/contracts';
+import { newEnvelopes, recordEvent, type InboxClaim } from '@guitaronline/messaging';
 import { AppError, errors, type PageRequest } from '@guitaronline/platform';
 import type { Logger } from '@guitaronline/platform';
 import type { Db, Tx } from '../data/db';
@@ -24,15 +24,37 @@ export interface LessonsDeps {
 }
 
 /**
- * booking.confirmed → the booking's one lesson, scheduled. Runs under the booking's lock: the
- * consumer handles one booking's events at a time (`oneBookingAtATime`), so the confirmed and
- * canceled handlers of a booking never interleave and "is there a tombstone?" / "is there a
- * lesson?" cannot both be answered "no" by two racing transactions.
- * Twice: UNIQUE(booking_id) makes the second insert a no-op (no second lesson.created).
- * After its cancel (out of order): the tombstone says so and no lesson is created at all.
+ * booking.confirmed → the booking's one lesson, scheduled. Runs under the booking's lock (the
+ * consumer handles one booking's events at a time, `oneBookingAtATime`) — and the insert also
+ * claims the booking's fate row, so it is ordered against a cancel even where it runs without
+ * the lock (`scheduleLessonAtOnce`).
+ * Twice: the fate row (and UNIQUE(booking_id)) make the second insert a no-op (no second lesson.created).
+ * After its cancel (out of order): the fate row says canceled and no lesson is created at all.
  */
 export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'booking.confirmed'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {
-  const now = deps.clock();
+  const { scheduled, created } = lessonFor(booking, deps.clock());
+  const lesson = await insertLessonUnlessCanceled(tx, scheduled, created);
+  if (lesson) return lesson;
+  // not created: a duplicate or a late confirmation
+  if (await isBookingCanceled(tx, booking.bookingId)) {
+    deps.logger.info({ bookingId: booking.bookingId }, 'booking was canceled before its confirmation arrived; no lesson created');
+  }
+  return undefined;
+}
+
+/**
+ * The usual booking.confirmed — lessons knows nothing of the booking yet — as one autocommit
+ * statement that also writes the message's inbox row (the consumer's fast path: no lock, no
+ * transaction; the fate row orders it against a cancel, see insertLessonUnlessCanceled). False
+ * when it wrote nothing: `scheduleLessonForBooking` then runs as usual.
+ */
+export async function scheduleLessonAtOnce(deps: Pick<LessonsDeps, 'db' | 'clock'>, booking: EventPayload<'booking.confirmed'>, inbox: InboxClaim): Promise<boolean> {
+  const { scheduled, created } = lessonFor(booking, deps.clock());
+  return (await insertLessonUnlessCanceled(deps.db, scheduled, created, { inbox })) !== undefined;
+}
+
+/** The confirmed booking's lesson and its `lesson.created`, built before the statement that writes both. */
+function lessonFor(booking: EventPayload<'booking.confirmed'>, now: Date): { scheduled: Lesson; created: DomainEvent<'lesson.created'> } {
   const scheduled: Lesson = {
     id: randomUUID(),
     bookingId: booking.bookingId,
@@ -44,22 +66,16 @@ export async function scheduleLessonForBooking(tx: Tx, booking: EventPayload<'bo
     createdAt: now,
     updatedAt: now,
   };
-  // its event is known before the insert: both go in one statement
   const [created] = newEnvelopes([{ type: 'lesson.created', aggregateId: scheduled.id, payload: lessonEventPayload(scheduled), occurredAt: now }]);
-  const lesson = await insertLessonUnlessCanceled(tx, scheduled, created!);
-  if (lesson) return lesson;
-  // not created: a duplicate or a late confirmation (the lock keeps the tombstone as the insert saw it)
-  if (await isBookingCanceled(tx, booking.bookingId)) {
-    deps.logger.info({ bookingId: booking.bookingId }, 'booking was canceled before its confirmation arrived; no lesson created');
-  }
-  return undefined;
+  return { scheduled, created: created as DomainEvent<'lesson.created'> };
 }
 
 /**
  * booking.canceled → the booking's scheduled lesson becomes canceled (+ lesson.canceled).
- * Runs under the booking's lock, as above.
+ * Runs under the booking's lock, as above; its fate row first, which waits for a confirmation's
+ * statement in flight, so the update after it sees the lesson that statement made.
  * Early (no lesson yet): the cancel is remembered, so a late booking.confirmed creates nothing.
- * Twice: the lesson is no longer scheduled and the tombstone exists; nothing changes.
+ * Twice: the lesson is no longer scheduled and the fate row says canceled already; nothing changes.
  * A completed lesson stays completed (it took place).
  */
 export async function cancelLessonForBooking(tx: Tx, booking: EventPayload<'booking.canceled'>, deps: Pick<LessonsDeps, 'clock' | 'logger'>): Promise<Lesson | undefined> {

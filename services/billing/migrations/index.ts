@@ -114,4 +114,24 @@ export const migrations: Record<string, Migration> = {
       await knex.raw('create index audit_log_target_idx on audit_log (target, at)');
     },
   },
+  '0002_seen_bookings': {
+    async up(knex) {
+      // Every booking billing has had an event of, one row each, written first by every handler
+      // of a booking's events: the debit fast path (no lock) claims it before it debits, the
+      // locked handlers insert it before they read the booking's state, so its primary key
+      // orders a fast debit against a cancel in flight (package-repository.ts, ledger-repository.ts).
+      await knex.schema.createTable('seen_bookings', (t) => {
+        t.uuid('booking_id').primary();
+        t.timestamp('seen_at', { useTz: true }).notNullable();
+      });
+      await knex.raw(
+        `insert into seen_bookings (booking_id, seen_at)
+         select booking_id, min(at) from (
+           select booking_id, created_at as at from package_ledger
+           union all select booking_id, created_at from debit_rejections
+           union all select booking_id, received_at from canceled_bookings
+         ) known group by booking_id`,
+      );
+    },
+  },
 };

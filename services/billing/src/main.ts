@@ -38,10 +38,11 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     openapi: billingOpenApi,
     compose: ({ db, logger, metrics }) => {
       const useCaseDeps: BillingDeps = { db, clock, logger };
+      const { handlers, fastPaths } = bookingHandlers({ db, clock, logger, metrics });
       return {
         resolveKey: deps.resolveKey,
-        handlers: bookingHandlers({ clock, logger, metrics }),
-        consumer: { serializeBy: oneBookingAtATime },
+        handlers,
+        consumer: { serializeBy: oneBookingAtATime, fastPaths },
         routes(app, { auth }) {
           app.use('/api/v1/billing', billingRoutes(useCaseDeps, auth, { expiryBatchSize: config.BILLING_EXPIRY_SWEEP_BATCH }));
           app.use('/internal', internalRoutes(useCaseDeps, auth));

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
+import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, whileFirstIsOpen, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
+import { createLogger } from '@guitaronline/platform';
 import { start, type BillingService } from '../src/main';
+import { creditLessonForBooking, debitAtOnce } from '../src/domain/booking-ledger';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -452,6 +454,40 @@ describe('billing service', () => {
       await consumed(repeat.id);
       expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 2 });
       expect(await service.db('package_ledger').where({ booking_id: request.bookingId })).toHaveLength(2);
+    });
+
+    test('when a debit made without the lock (the fast path) is still in flight as the cancel runs, the cancel waits and gives the lesson back; the other way round, the debit takes nothing', async () => {
+      const deps = { db: service.db, clock, logger: createLogger('billing-test', { level: 'silent' }) };
+      const inboxOf = () => ({ messageId: randomUUID(), consumer: 'billing', type: 'booking.confirmation_requested' });
+      const cancelOf = (request: { bookingId: string }) => ({ bookingId: request.bookingId, refundable: false, wasConfirmed: false, source: 'booking.canceled' as const });
+      const studentId = randomUUID();
+      const pkg = await createPackage(studentId);
+
+      // the debit's statement has run and not committed yet (a transaction stands for its statement)
+      const request = confirmationRequest(studentId);
+      const one = await whileFirstIsOpen(
+        () => service.db.transaction(),
+        (debiting) => debitAtOnce({ ...deps, db: debiting }, request, inboxOf()),
+        () => service.db.transaction((tx) => creditLessonForBooking(tx, cancelOf(request), deps)),
+      );
+      expect(one.first).toBe(true);
+      expect(one.secondWaited).toBe(true); // on the booking's seen row
+      expect(one.second).toBe('credited');
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 5 });
+      expect((await service.db('package_ledger').where({ booking_id: request.bookingId })).map((e) => e.kind).sort()).toEqual(['credit', 'debit']);
+
+      // the cancel has run and not committed: the debit waits, then finds the booking known and takes nothing
+      const other = confirmationRequest(studentId);
+      const two = await whileFirstIsOpen(
+        () => service.db.transaction(),
+        (canceling) => creditLessonForBooking(canceling, cancelOf(other), deps),
+        () => debitAtOnce(deps, other, inboxOf()),
+      );
+      expect(two.first).toBe('remembered');
+      expect(two.secondWaited).toBe(true);
+      expect(two.second).toBe(false);
+      expect(await getPackage(pkg.id)).toMatchObject({ lessonsLeft: 5 });
+      expect(await service.db('package_ledger').where({ booking_id: other.bookingId })).toEqual([]);
     });
 
     test('when booking rejects a booking that billing had debited (e.g. its watchdog gave up), then the lesson is given back once', async () => {

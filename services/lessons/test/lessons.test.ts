@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
+import { apiCall, captureMessages, deleteBus, eventPublisher, eventually, isolatedBus, manualClock, privateDatabase, queueDepth, startTestIssuer, testEnv, whileFirstIsOpen, type ApiCallOptions, type EventPublisher, type PrivateDatabase, type TestIssuer } from '@guitaronline/testing';
 import { createLogger } from '@guitaronline/platform';
 import { start, type LessonsService } from '../src/main';
 import { cancelLessonForBooking, scheduleLessonAtOnce } from '../src/domain/lessons';
@@ -188,38 +188,26 @@ describe('lessons service', () => {
 
     // the confirmation's statement has run and not committed yet (a transaction stands for its statement)
     const booking = aBooking();
-    const confirming = await service.db.transaction();
-    let cancel: Promise<unknown> | undefined;
-    try {
-      expect(await scheduleLessonAtOnce({ ...deps, db: confirming }, booking, inboxOf())).toBe(true);
-      let cancelEnded = false;
-      cancel = service.db.transaction((tx) => cancelLessonForBooking(tx, cancelOf(booking), deps)).finally(() => (cancelEnded = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(cancelEnded).toBe(false); // waiting on the booking's fate row
-      await confirming.commit();
-      expect(((await cancel) as { status?: string } | undefined)?.status).toBe('canceled');
-    } finally {
-      if (!confirming.isCompleted()) await confirming.rollback();
-      await cancel?.catch(() => undefined);
-    }
+    const one = await whileFirstIsOpen(
+      () => service.db.transaction(),
+      (confirming) => scheduleLessonAtOnce({ ...deps, db: confirming }, booking, inboxOf()),
+      () => service.db.transaction((tx) => cancelLessonForBooking(tx, cancelOf(booking), deps)),
+    );
+    expect(one.first).toBe(true);
+    expect(one.secondWaited).toBe(true); // on the booking's fate row
+    expect(one.second?.status).toBe('canceled');
     expect((await lessonRows(booking.bookingId)).map((r) => r.status)).toEqual(['canceled']);
 
     // the cancel has run and not committed: the confirmation waits, then finds the booking canceled
     const other = aBooking();
-    const canceling = await service.db.transaction();
-    let confirm: Promise<boolean> | undefined;
-    try {
-      expect(await cancelLessonForBooking(canceling, cancelOf(other), deps)).toBeUndefined();
-      let confirmEnded = false;
-      confirm = scheduleLessonAtOnce(deps, other, inboxOf()).finally(() => (confirmEnded = true));
-      await new Promise((r) => setTimeout(r, 300));
-      expect(confirmEnded).toBe(false);
-      await canceling.commit();
-      expect(await confirm).toBe(false);
-    } finally {
-      if (!canceling.isCompleted()) await canceling.rollback();
-      await confirm?.catch(() => undefined);
-    }
+    const two = await whileFirstIsOpen(
+      () => service.db.transaction(),
+      (canceling) => cancelLessonForBooking(canceling, cancelOf(other), deps),
+      () => scheduleLessonAtOnce(deps, other, inboxOf()),
+    );
+    expect(two.first).toBeUndefined();
+    expect(two.secondWaited).toBe(true);
+    expect(two.second).toBe(false);
     expect(await lessonRows(other.bookingId)).toEqual([]);
   });
 

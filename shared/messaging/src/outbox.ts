@@ -175,6 +175,8 @@ export interface ChangeOptions {
    * data-modifying WITH only at the top of a statement, so they cannot sit inside the change.
    */
   before?: Readonly<Record<string, Knex.Raw>>;
+  /** Data-modifying steps that read the change's rows (`changed`), by name (e.g. a ledger entry of the changed row). */
+  after?: Readonly<Record<string, Knex.Raw>>;
   /**
    * A consumer's fast path (ConsumerOptions.fastPaths): the statement also writes the message's
    * inbox row when the change returns a row — a plain insert, so if the row is there already
@@ -186,20 +188,29 @@ export interface ChangeOptions {
 
 /** The parts `ChangeOptions` add around `changed as (…), recorded as (…)`, with their bindings. */
 function statementParts(options: ChangeOptions): { before: string; beforeBindings: readonly unknown[]; after: string; afterBindings: readonly unknown[] } {
-  const before: string[] = [];
-  const beforeBindings: unknown[] = [];
-  for (const [name, query] of Object.entries(options.before ?? {})) {
-    if (!/^[a-z_][a-z0-9_]*$/.test(name) || name === 'changed' || name === 'recorded' || name === 'inboxed') throw new Error(`not a step name: ${name}`);
-    const { sql, bindings } = query.toSQL();
-    before.push(`${name} as (${sql}), `);
-    beforeBindings.push(...bindings);
-  }
+  const steps = (named: Readonly<Record<string, Knex.Raw>> | undefined) => {
+    const sql: string[] = [];
+    const bindings: unknown[] = [];
+    for (const [name, query] of Object.entries(named ?? {})) {
+      if (!/^[a-z_][a-z0-9_]*$/.test(name) || ['changed', 'recorded', 'inboxed'].includes(name)) throw new Error(`not a step name: ${name}`);
+      const step = query.toSQL();
+      sql.push(`${name} as (${step.sql})`);
+      bindings.push(...step.bindings);
+    }
+    return { sql, bindings };
+  };
+  const before = steps(options.before);
+  const after = steps(options.after);
   const { inbox } = options;
+  if (inbox) {
+    after.sql.push(`inboxed as (insert into ${INBOX_TABLE} (message_id, consumer, type) select ?, ?, ? where exists (select 1 from changed))`);
+    after.bindings.push(inbox.messageId, inbox.consumer, inbox.type);
+  }
   return {
-    before: before.join(''),
-    beforeBindings,
-    after: inbox ? `, inboxed as (insert into ${INBOX_TABLE} (message_id, consumer, type) select ?, ?, ? where exists (select 1 from changed))` : '',
-    afterBindings: inbox ? [inbox.messageId, inbox.consumer, inbox.type] : [],
+    before: before.sql.map((step) => `${step}, `).join(''),
+    beforeBindings: before.bindings,
+    after: after.sql.map((step) => `, ${step}`).join(''),
+    afterBindings: after.bindings,
   };
 }
 

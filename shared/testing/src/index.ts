@@ -7,3 +7,4 @@ export * from './infra';
 export * from './smtp';
 export * from './token-issuer';
 export * from './sockets';
+export * from './interleaving';

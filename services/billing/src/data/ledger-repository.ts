@@ -62,12 +62,30 @@ export interface CanceledBooking {
   wasConfirmed: boolean;
 }
 
-/** Remembers the first cancel/rejection seen for a booking (later ones change nothing). */
+/**
+ * Remembers the first cancel/rejection seen for a booking (later ones change nothing), and marks
+ * the booking seen in the same statement (`markBookingSeen`): a fast debit in flight ends first,
+ * so the caller's next statement sees it.
+ */
 export async function rememberCanceledBooking(tx: Tx, cancel: CanceledBooking, now: Date): Promise<void> {
-  await tx('canceled_bookings')
-    .insert({ booking_id: cancel.bookingId, source: cancel.source, refundable: cancel.refundable, was_confirmed: cancel.wasConfirmed, received_at: now })
-    .onConflict('booking_id')
-    .ignore();
+  await tx.raw(
+    `with seen as (${SEEN_SQL})
+     insert into canceled_bookings (booking_id, source, refundable, was_confirmed, received_at) values (?, ?, ?, ?, ?)
+     on conflict (booking_id) do nothing`,
+    [cancel.bookingId, now, cancel.bookingId, cancel.source, cancel.refundable, cancel.wasConfirmed, now],
+  );
+}
+
+/** The booking's `seen_bookings` row, unless it has one (binds: booking id, time). */
+const SEEN_SQL = 'insert into seen_bookings (booking_id, seen_at) values (?, ?) on conflict (booking_id) do nothing';
+
+/**
+ * Marks the booking seen by billing. The debit fast path claims the same row before it debits
+ * (`debitFirstRequest`), so this waits for such a statement in flight and the caller's next
+ * statement sees what it wrote: a locked handler calls it before it reads the booking's state.
+ */
+export async function markBookingSeen(tx: Tx, bookingId: string, now: Date): Promise<void> {
+  await tx.raw(SEEN_SQL, [bookingId, now]);
 }
 
 /** What billing has recorded about one booking. */
@@ -102,8 +120,9 @@ function toCanceledOrNone(row: BookingStateRow['canceled']): CanceledBooking | u
 
 /**
  * The booking's ledger entries, debit rejection and cancel tombstone in ONE statement. Read it
- * under the booking's lock (the consumer's, per booking): every handler that writes any of them
- * runs under it, so no other transaction changes them before this one ends.
+ * under the booking's lock (the consumer's, per booking) and after `markBookingSeen`: every
+ * handler that writes any of them runs under that lock, except the fast-path debit, which
+ * claims the seen row first — so no other transaction changes them before this one ends.
  */
 export async function billingStateOfBooking(tx: Tx, bookingId: string): Promise<BookingBillingState> {
   // no FROM: always exactly one row, each column null when the booking has no such record

@@ -1,5 +1,5 @@
 import type { DomainEvent } from '@guitaronline/contracts';
-import { announceAfterCommit, filledEnvelopeSql, OUTBOX_TABLE } from '@guitaronline/messaging';
+import { changeWithFilledEvent, type InboxClaim } from '@guitaronline/messaging';
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { LessonPackage, PackageStatus } from '../domain/package-rules';
 import type { Queryable, Tx } from './db';
@@ -141,43 +141,43 @@ export async function debitOneLesson(
  * keeps a lesson after it (so nothing depletes). Then the package, the booking's ledger entry
  * and the outbox row of `billing.lesson.debited` are written together: the event is built
  * beforehand (`debited`, validated as usual) and its package and balance are filled in from the
- * UPDATE. Anything else changes nothing and answers undefined, for the general path. Runs under
- * the booking's lock (the consumer's `serializeBy`), so "no record yet" is read after every
- * earlier event of the booking committed. Two round trips fewer than reading the state, then
- * debiting, then recording the event.
+ * UPDATE. Anything else debits nothing and answers undefined, for the general path.
+ *
+ * The statement first claims the booking's `seen_bookings` row (an insert that does nothing if
+ * the row exists), and "no record yet" means it made that row. Every locked handler of the
+ * booking writes the same row before it reads the booking's state (`markBookingSeen`), so the
+ * primary key orders this statement against them even where it runs without the booking's
+ * lock (`inbox`: the consumer's fast path, which also writes the message's inbox row): it
+ * waits for a cancel in flight and then finds the row taken; a cancel waits for it and then
+ * sees the debit. Under the lock (the general path tries it first) it is the same statement.
  */
 export async function debitFirstRequest(
-  tx: Tx,
+  db: Queryable,
   input: { bookingId: string; studentId: string; packageId?: string | null; now: Date },
   debited: DomainEvent<'billing.lesson.debited'>,
+  options: { inbox?: InboxClaim } = {},
 ): Promise<LessonPackage | undefined> {
-  const bindings = {
-    now: input.now,
-    bookingId: input.bookingId,
-    studentId: input.studentId,
-    packageId: input.packageId ?? null,
-    eventId: debited.id,
-    eventType: debited.type,
-    aggregateId: debited.aggregateId,
-    envelope: JSON.stringify(debited),
-  };
-  const sql = `with fresh as (
-       select where not exists (select from package_ledger where booking_id = :bookingId)
-         and not exists (select from debit_rejections where booking_id = :bookingId)
-         and not exists (select from canceled_bookings where booking_id = :bookingId)
-     ),
-     pkg as (update packages set ${DEBIT_SET} where ${chosenPackage(input.packageId)} and lessons_left > 1 and exists (select from fresh) returning *),
-     entry as (insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
-               select :bookingId, 'debit', id, student_id, lessons_left, :now from pkg),
-     recorded as (insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
-                  select :eventId, :eventType, :aggregateId, ${filledEnvelopeSql(':envelope', { packageId: 'pkg.id', lessonsLeft: 'pkg.lessons_left' })}
-                  from pkg returning envelope)
-     select pkg.*, recorded.envelope from pkg, recorded`;
-  const { rows } = await tx.raw<{ rows: (PackageRow & { envelope: DomainEvent<'billing.lesson.debited'> })[] }>(sql, bindings);
-  const row = rows[0];
-  if (!row) return undefined;
-  announceAfterCommit(tx, [row.envelope]);
-  return toPackage(row);
+  const bindings = { now: input.now, bookingId: input.bookingId, studentId: input.studentId, packageId: input.packageId ?? null };
+  const claim = db.raw(`insert into seen_bookings (booking_id, seen_at) values (:bookingId, :now) on conflict (booking_id) do nothing returning booking_id`, bindings);
+  const fresh = db.raw(
+    `select from claim
+     where not exists (select from package_ledger where booking_id = :bookingId)
+       and not exists (select from debit_rejections where booking_id = :bookingId)
+       and not exists (select from canceled_bookings where booking_id = :bookingId)`,
+    bindings,
+  );
+  const change = db.raw(`update packages set ${DEBIT_SET} where ${chosenPackage(input.packageId)} and lessons_left > 1 and exists (select from fresh) returning *`, bindings);
+  const entry = db.raw(
+    `insert into package_ledger (booking_id, kind, package_id, student_id, lessons_left_after, created_at)
+     select :bookingId, 'debit', id, student_id, lessons_left, :now from changed`,
+    bindings,
+  );
+  const changed = await changeWithFilledEvent<PackageRow, 'billing.lesson.debited'>(db, change, debited, { packageId: 'changed.id', lessonsLeft: 'changed.lessons_left' }, {
+    before: { claim, fresh },
+    after: { entry },
+    inbox: options.inbox,
+  });
+  return changed ? toPackage(changed.row) : undefined;
 }
 
 /**

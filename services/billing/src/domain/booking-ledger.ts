@@ -1,10 +1,11 @@
 import type { DomainEvent, EventPayload } from '@guitaronline/contracts';
-import { newEnvelopes, recordEvent } from '@guitaronline/messaging';
+import { newEnvelopes, recordEvent, type InboxClaim } from '@guitaronline/messaging';
 import { writeAudit } from '../data/audit-repository';
-import { lockBooking, type Tx } from '../data/db';
+import { lockBooking, type Db, type Queryable, type Tx } from '../data/db';
 import {
   appendLedgerEntry,
   billingStateOfBooking,
+  markBookingSeen,
   recordDebitRejection,
   rememberCanceledBooking,
   type CanceledBooking,
@@ -25,7 +26,9 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
  * booking.confirmation_requested → take one lesson for the booking, or say why not.
  * Runs under the booking's lock: billing's consumer handles one booking's events at a time
  * (`oneBookingAtATime`), so "is there a debit / a tombstone?" is never answered "no" by two
- * racing transactions; the ledger's UNIQUE(booking_id, kind) stays the last line of defence.
+ * racing transactions — the fast path (`debitAtOnce`), which takes no lock, is ordered against
+ * them by the booking's `seen_bookings` row instead; the ledger's UNIQUE(booking_id, kind)
+ * stays the last line of defence.
  *
  * - Package choice: the given packageId (the student's, active, unexpired, lessons left — no
  *   fallback to another package), else the student's debitable package that expires first.
@@ -42,11 +45,13 @@ type Deps = Pick<BillingDeps, 'clock' | 'logger'>;
  */
 export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booking.confirmation_requested'>, deps: Deps): Promise<DebitOutcome> {
   const { bookingId, studentId } = request;
-  // the usual case (a first request, a package that does not run out) in one statement with its event
+  // the usual case (a first request, a package that does not run out) in one statement with its
+  // event; either way the booking is marked seen before its state is read (debitFirstRequest)
   if (!request.rescheduledFrom?.refundable) {
-    const now = deps.clock();
-    const taken = await debitFirstRequest(tx, { bookingId, studentId, packageId: request.packageId, now }, debitedEvent({ bookingId, studentId, packageId: request.packageId }, now));
+    const taken = await debitUsualRequest(tx, request, deps.clock());
     if (taken) return { kind: 'debited', packageId: taken.id, lessonsLeft: taken.lessonsLeft, replayed: false, creditedAtOnce: false };
+  } else {
+    await markBookingSeen(tx, bookingId, deps.clock());
   }
   // the tombstone is read before the debit: a cancel writing it holds the same lock, so it cannot appear in between
   const state = await billingStateOfBooking(tx, bookingId);
@@ -86,6 +91,23 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
 }
 
 /**
+ * The usual case of debitLessonForBooking — billing has no record of the booking, the request
+ * does not carry a refundable predecessor, the package does not run out — as one autocommit
+ * statement that also writes the message's inbox row: the consumer's fast path, without the
+ * booking's lock (the booking's `seen_bookings` row orders it against the locked handlers,
+ * see debitFirstRequest). False when it debited nothing: debitLessonForBooking then runs as usual.
+ */
+export async function debitAtOnce(deps: Deps & { db: Db }, request: EventPayload<'booking.confirmation_requested'>, inbox: InboxClaim): Promise<boolean> {
+  if (request.rescheduledFrom?.refundable) return false;
+  return (await debitUsualRequest(deps.db, request, deps.clock(), { inbox })) !== undefined;
+}
+
+function debitUsualRequest(db: Queryable, request: EventPayload<'booking.confirmation_requested'>, now: Date, options: { inbox?: InboxClaim } = {}) {
+  const { bookingId, studentId, packageId } = request;
+  return debitFirstRequest(db, { bookingId, studentId, packageId, now }, debitedEvent({ bookingId, studentId, packageId }, now), options);
+}
+
+/**
  * The lesson of the booking a reschedule replaced goes back before its successor is debited:
  * booking decided (once) that the cancel is refundable, and the successor may need exactly that
  * lesson. Under the predecessor's lock as well (a newer booking locks an older one, never the
@@ -94,6 +116,7 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
  */
 async function takeBackPredecessorLesson(tx: Tx, predecessorId: string, now: Date): Promise<void> {
   await lockBooking(tx, predecessorId);
+  await markBookingSeen(tx, predecessorId, now);
   const predecessor = await billingStateOfBooking(tx, predecessorId);
   if (!predecessor.debit || predecessor.credit) return;
   await giveLessonBack(tx, predecessor.debit, now);

@@ -1,6 +1,7 @@
-import { byPayloadField, type EventHandlers } from '@guitaronline/messaging';
+import { byPayloadField, type EventHandlers, type FastPaths } from '@guitaronline/messaging';
 import { prom, type Logger, type Registry } from '@guitaronline/platform';
-import { creditLessonForBooking, debitLessonForBooking } from '../domain/booking-ledger';
+import type { Db } from '../data/db';
+import { creditLessonForBooking, debitAtOnce, debitLessonForBooking } from '../domain/booking-ledger';
 import type { Clock } from '../domain/clock';
 
 /**
@@ -15,7 +16,7 @@ export const oneBookingAtATime = byPayloadField('bookingId');
  * as well, whatever message id a repeat arrives under. Early/late/twice for each is spelled out
  * on the use cases (domain/booking-ledger.ts).
  */
-export function bookingHandlers(deps: { clock: Clock; logger: Logger; metrics?: Registry }): EventHandlers {
+export function bookingHandlers(deps: { db: Db; clock: Clock; logger: Logger; metrics?: Registry }): { handlers: EventHandlers; fastPaths: FastPaths } {
   const outcomes = deps.metrics
     ? new prom.Counter({
         name: 'billing_booking_outcomes_total',
@@ -24,7 +25,7 @@ export function bookingHandlers(deps: { clock: Clock; logger: Logger; metrics?: 
         registers: [deps.metrics],
       })
     : undefined;
-  return {
+  const handlers: EventHandlers = {
     // twice/re-requested: same answer again, no second debit; after a cancel: costs nothing
     'booking.confirmation_requested': async (trx, event) => {
       const outcome = await debitLessonForBooking(trx, event.payload, deps);
@@ -42,4 +43,17 @@ export function bookingHandlers(deps: { clock: Clock; logger: Logger; metrics?: 
       outcomes?.inc({ event: event.type, outcome });
     },
   };
+  /**
+   * The usual debit request in one autocommit statement with the inbox row, before the handler's
+   * transaction and without the booking's lock: its claim of the booking's `seen_bookings` row
+   * orders it against the locked handlers instead (data/package-repository.ts).
+   */
+  const fastPaths: FastPaths = {
+    'booking.confirmation_requested': async (event, inbox) => {
+      const debited = await debitAtOnce(deps, event.payload, inbox);
+      if (debited) outcomes?.inc({ event: event.type, outcome: 'debited' });
+      return debited;
+    },
+  };
+  return { handlers, fastPaths };
 }

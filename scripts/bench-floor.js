@@ -254,7 +254,7 @@ async function main() {
     for (let run = 1; run <= RUNS; run++) {
       const line = [];
       for (const [name, unit, part] of parts) {
-        const r = await part();
+        const r = await withDeadline(part(), (4 * SECONDS + 30) * 1000, `${name} part of run ${run}`);
         results[name].push(r);
         line.push(`${name} ${(r.perUnit * units[unit]).toFixed(2)} ms (${r.rate.toFixed(0)} ${unit}/s)`);
       }
@@ -281,6 +281,15 @@ async function main() {
   }
   const cores = os.cpus().length;
   console.log(`median floor    ${total.toFixed(2).padStart(6)} ms CPU per saga: at most ${((cores * 1000) / total).toFixed(0)} sagas/s on ${cores} cores with nothing else running; 200 sagas/s needs ≤ ${((cores * 1000) / 200).toFixed(1)} ms`);
+}
+
+/** A part that has not ended by then fails the run, naming itself (children stopped, database dropped), instead of hanging it. */
+function withDeadline(promise, ms, what) {
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not end within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
 }
 
 main().catch((err) => {

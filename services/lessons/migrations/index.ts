@@ -37,9 +37,11 @@ export const migrations: Record<string, Migration> = {
   '0002_booking_fates': {
     async up(knex) {
       // What lessons knows of each booking, one row per booking written by its confirmation
-      // (`scheduled`: its lesson was made) and by its cancel (`canceled`, the old tombstone) alike:
-      // the primary key orders a confirmation that takes no lock (the consumer's fast path) after
-      // a cancel in flight, or a cancel after such a confirmation (lesson-repository.ts).
+      // (`scheduled`: its lesson was made) and by its cancel (`canceled`) alike: the primary key
+      // orders a confirmation that takes no lock (the consumer's fast path) after a cancel in
+      // flight, or a cancel after such a confirmation (lesson-repository.ts). The tombstones of
+      // `canceled_bookings` are copied; that table stays, read and written alongside, while the
+      // previous release may still run (deploy/README.md "Releases"), and goes one release later.
       await knex.schema.createTable('booking_fates', (t) => {
         t.uuid('booking_id').primary();
         t.text('fate').notNullable();
@@ -49,7 +51,6 @@ export const migrations: Record<string, Migration> = {
       await knex.raw(`alter table booking_fates add constraint booking_fates_fate_check check (fate in ('scheduled', 'canceled'))`);
       await knex.raw(`alter table booking_fates add constraint booking_fates_canceled_by_check check ((fate = 'canceled') = (canceled_by is not null))`);
       await knex.raw(`insert into booking_fates (booking_id, fate, canceled_by, updated_at) select booking_id, 'canceled', canceled_by, received_at from canceled_bookings`);
-      await knex.schema.dropTable('canceled_bookings');
     },
   },
 };

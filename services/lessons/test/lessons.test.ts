@@ -211,6 +211,20 @@ describe('lessons service', () => {
     expect(await lessonRows(other.bookingId)).toEqual([]);
   });
 
+  test('while a rollout runs the previous release too: its tombstone stops a late confirmation here, and a cancel here writes the tombstone it reads', async () => {
+    const early = aBooking();
+    await service.db('canceled_bookings').insert({ booking_id: early.bookingId, canceled_by: 'student', received_at: clock() }); // as the previous release records a cancel
+    const late = await publisher.publish('booking.confirmed', early);
+    await consumed(late.id);
+    expect(await lessonRows(early.bookingId)).toEqual([]);
+
+    const { booking } = await confirmedLesson();
+    const cancel = await publisher.publish('booking.canceled', canceledOf(booking));
+    await consumed(cancel.id);
+    expect(await service.db('canceled_bookings').where({ booking_id: booking.bookingId })).toHaveLength(1);
+    expect(await service.db('booking_fates').where({ booking_id: booking.bookingId }).first()).toMatchObject({ fate: 'canceled', canceled_by: 'student' });
+  });
+
   test('when its teacher completes a lesson before it starts, then 409 invalid_transition; after the start (clock moved), then completed, lesson.completed once, and completing again answers 200 unchanged', async () => {
     const { booking, lesson } = await confirmedLesson();
     const teacher = tokenOf(booking.teacherId, 'teacher');

@@ -33,8 +33,9 @@ function toLesson(row: LessonRow): Lesson {
 }
 
 /**
- * Inserts the booking's lesson unless lessons already knows the booking — canceled, or scheduled
- * by an earlier confirmation — and in the same statement the outbox row of `created` (its
+ * Inserts the booking's lesson unless lessons already knows the booking — canceled (its fate
+ * row, or a tombstone of the previous release in `canceled_bookings`), or scheduled by an
+ * earlier confirmation — and in the same statement the outbox row of `created` (its
  * `lesson.created`, built beforehand from the same values), only when the lesson was inserted.
  * The statement first claims the booking's fate row as `scheduled` (an insert that does
  * nothing when the row exists): a cancel writes the same row (`rememberCanceledBooking`), so
@@ -54,6 +55,7 @@ export async function insertLessonUnlessCanceled(db: Queryable, lesson: Lesson, 
     `insert into lessons (id, booking_id, student_id, teacher_id, start_at, end_at, status, created_at, updated_at)
      select :id, :bookingId, :studentId, :teacherId, :startAt, :endAt, :status, :createdAt, :updatedAt
      from claim
+     where not exists (select 1 from canceled_bookings where booking_id = :bookingId)
      on conflict (booking_id) do nothing
      returning *`,
     {
@@ -104,20 +106,31 @@ export async function completeStartedLesson(tx: Tx, id: string, now: Date): Prom
 /**
  * The booking's fate becomes `canceled` (the first cancel's `canceledBy` is kept). When a
  * confirmation's statement is claiming the row at the same moment, this waits for it to end,
- * so the caller's next statement sees the lesson it made.
+ * so the caller's next statement sees the lesson it made. The same statement writes the
+ * previous release's tombstone (`canceled_bookings`), which its replicas read while a rollout
+ * runs both.
  */
 export async function rememberCanceledBooking(tx: Tx, bookingId: string, canceledBy: string, now: Date): Promise<void> {
   await tx.raw(
-    `insert into booking_fates (booking_id, fate, canceled_by, updated_at) values (?, 'canceled', ?, ?)
+    `with tombstone as (
+       insert into canceled_bookings (booking_id, canceled_by, received_at) values (:bookingId, :canceledBy, :now)
+       on conflict (booking_id) do nothing
+     )
+     insert into booking_fates (booking_id, fate, canceled_by, updated_at) values (:bookingId, 'canceled', :canceledBy, :now)
      on conflict (booking_id) do update set fate = 'canceled', canceled_by = excluded.canceled_by, updated_at = excluded.updated_at
      where booking_fates.fate <> 'canceled'`,
-    [bookingId, canceledBy, now],
+    { bookingId, canceledBy, now },
   );
 }
 
+/** Canceled as far as lessons knows: its fate row, or a tombstone the previous release wrote. */
 export async function isBookingCanceled(tx: Tx, bookingId: string): Promise<boolean> {
-  const row = await tx('booking_fates').where({ booking_id: bookingId, fate: 'canceled' }).first('booking_id');
-  return row !== undefined;
+  const { rows } = await tx.raw<{ rows: { canceled: boolean }[] }>(
+    `select exists (select 1 from booking_fates where booking_id = :bookingId and fate = 'canceled')
+         or exists (select 1 from canceled_bookings where booking_id = :bookingId) as canceled`,
+    { bookingId },
+  );
+  return rows[0]?.canceled === true;
 }
 
 export async function listLessons(

@@ -5,7 +5,7 @@ import type { Registry } from 'prom-client';
 import { EventSchemaError, parseEvent, type DomainEvent, type EventType } from '@guitaronline/contracts';
 import { prom, runWithContext } from '@guitaronline/platform';
 import type { BrokerConnection } from './connection';
-import { INBOX_TABLE, isInboxConflict, type InboxClaim } from './outbox';
+import { INBOX_TABLE, type InboxClaim } from './outbox';
 import { DEFAULT_RETRY_DELAYS_MS, declareServiceQueues, queueNames, type ServiceQueues } from './topology';
 
 export type EventHandler<T extends EventType = EventType> = (trx: Knex.Transaction, event: DomainEvent<T>) => Promise<void>;
@@ -508,6 +508,12 @@ async function insertInboxRowLocked(trx: Knex.Transaction, event: DomainEvent, c
     { lockKey, inbox: INBOX_TABLE, messageId: event.id, consumer, type: event.type },
   );
   return rows.length > 0;
+}
+
+/** The error of a statement whose inbox row was there already: the message was handled before. */
+function isInboxConflict(err: unknown): boolean {
+  const e = err as { code?: string; table?: string };
+  return e?.code === '23505' && e.table === INBOX_TABLE;
 }
 
 function withoutDeathHeaders(headers: Record<string, unknown> | undefined): Record<string, unknown> {

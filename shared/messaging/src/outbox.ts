@@ -38,12 +38,6 @@ export interface InboxClaim {
   type: string;
 }
 
-/** The error of a statement whose inbox row was there already: the message was handled before. */
-export function isInboxConflict(err: unknown): boolean {
-  const e = err as { code?: string; table?: string };
-  return e?.code === '23505' && e.table === INBOX_TABLE;
-}
-
 export interface OutboxRow {
   id: string;
   type: string;
@@ -226,17 +220,16 @@ export function isoTimestampSql(expression: string): string {
 }
 
 /**
- * SQL for an event envelope with some payload fields taken from SQL expressions, for a statement
- * that writes its outbox row itself: `envelope` is the placeholder the envelope's JSON is bound
- * to (`?`, bound twice, or a named `:binding`), `fill` maps a payload field to an SQL expression
- * of the statement (authored in code, never from input), e.g. `{ teacherId: 'changed.teacher_id' }`.
+ * SQL for an event envelope with some payload fields taken from SQL expressions: the envelope's
+ * JSON is bound twice to `?`, `fill` maps a payload field to an SQL expression of the statement
+ * (authored in code, never from input), e.g. `{ teacherId: 'changed.teacher_id' }`.
  */
-export function filledEnvelopeSql(envelope: string, fill: Readonly<Record<string, string>>): string {
+function filledEnvelopeSql(fill: Readonly<Record<string, string>>): string {
   const fields = Object.entries(fill).map(([field, expression]) => {
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(field)) throw new Error(`not a payload field name: ${field}`);
     return `'${field}', ${expression}`;
   });
-  return `jsonb_set(${envelope}::jsonb, '{payload}', (${envelope}::jsonb -> 'payload') || jsonb_build_object(${fields.join(', ')}))`;
+  return `jsonb_set(?::jsonb, '{payload}', (?::jsonb -> 'payload') || jsonb_build_object(${fields.join(', ')}))`;
 }
 
 /**
@@ -264,7 +257,7 @@ export async function changeWithFilledEvent<Row extends object, T extends EventT
   const { rows } = await db.raw<{ rows: (Row & { [RECORDED_EVENT_COLUMN]: DomainEvent<T> })[] }>(
     `with ${parts.before}changed as (${sql}), recorded as (
        insert into ${OUTBOX_TABLE} (id, type, aggregate_id, envelope)
-       select ?, ?, ?, ${filledEnvelopeSql('?', fill)}
+       select ?, ?, ?, ${filledEnvelopeSql(fill)}
        from changed
        returning envelope
      )${parts.after}

@@ -1,5 +1,6 @@
 import type { DebitRejectReason } from '../domain/package-rules';
-import type { Tx } from './db';
+import type { Knex } from 'knex';
+import type { Queryable, Tx } from './db';
 
 export interface LedgerEntry {
   bookingId: string;
@@ -68,24 +69,31 @@ export interface CanceledBooking {
  * so the caller's next statement sees it.
  */
 export async function rememberCanceledBooking(tx: Tx, cancel: CanceledBooking, now: Date): Promise<void> {
+  const seen = seenBookingRow(tx, cancel.bookingId, now).toSQL();
   await tx.raw(
-    `with seen as (${SEEN_SQL})
+    `with seen as (${seen.sql})
      insert into canceled_bookings (booking_id, source, refundable, was_confirmed, received_at) values (?, ?, ?, ?, ?)
      on conflict (booking_id) do nothing`,
-    [cancel.bookingId, now, cancel.bookingId, cancel.source, cancel.refundable, cancel.wasConfirmed, now],
+    [...seen.bindings, cancel.bookingId, cancel.source, cancel.refundable, cancel.wasConfirmed, now],
   );
 }
 
-/** The booking's `seen_bookings` row, unless it has one (binds: booking id, time). */
-const SEEN_SQL = 'insert into seen_bookings (booking_id, seen_at) values (?, ?) on conflict (booking_id) do nothing';
+/**
+ * The booking's `seen_bookings` row, unless it has one; returns the booking id when this made
+ * it. Every writer of the row uses this one statement: the debit fast path claims it before it
+ * debits (`debitFirstRequest`), the locked handlers before they read the booking's state.
+ */
+export function seenBookingRow(db: Queryable, bookingId: string, now: Date): Knex.Raw {
+  return db.raw('insert into seen_bookings (booking_id, seen_at) values (?, ?) on conflict (booking_id) do nothing returning booking_id', [bookingId, now]);
+}
 
 /**
- * Marks the booking seen by billing. The debit fast path claims the same row before it debits
- * (`debitFirstRequest`), so this waits for such a statement in flight and the caller's next
- * statement sees what it wrote: a locked handler calls it before it reads the booking's state.
+ * Marks the booking seen by billing. The debit fast path claims the same row before it debits,
+ * so this waits for such a statement in flight and the caller's next statement sees what it
+ * wrote: a locked handler calls it before it reads the booking's state.
  */
 export async function markBookingSeen(tx: Tx, bookingId: string, now: Date): Promise<void> {
-  await tx.raw(SEEN_SQL, [bookingId, now]);
+  await seenBookingRow(tx, bookingId, now);
 }
 
 /** What billing has recorded about one booking. */

@@ -3,6 +3,7 @@ import { changeWithFilledEvent, type InboxClaim } from '@guitaronline/messaging'
 import { keysetPage, type Page, type PageRequest } from '@guitaronline/platform';
 import type { LessonPackage, PackageStatus } from '../domain/package-rules';
 import type { Queryable, Tx } from './db';
+import { seenBookingRow } from './ledger-repository';
 
 interface PackageRow {
   id: string;
@@ -158,7 +159,7 @@ export async function debitFirstRequest(
   options: { inbox?: InboxClaim } = {},
 ): Promise<LessonPackage | undefined> {
   const bindings = { now: input.now, bookingId: input.bookingId, studentId: input.studentId, packageId: input.packageId ?? null };
-  const claim = db.raw(`insert into seen_bookings (booking_id, seen_at) values (:bookingId, :now) on conflict (booking_id) do nothing returning booking_id`, bindings);
+  const claim = seenBookingRow(db, input.bookingId, input.now);
   const fresh = db.raw(
     `select from claim
      where not exists (select from package_ledger where booking_id = :bookingId)

@@ -47,7 +47,7 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
   const { bookingId, studentId } = request;
   // the usual case (a first request, a package that does not run out) in one statement with its
   // event; either way the booking is marked seen before its state is read (debitFirstRequest)
-  if (!request.rescheduledFrom?.refundable) {
+  if (mayBeUsual(request)) {
     const taken = await debitUsualRequest(tx, request, deps.clock());
     if (taken) return { kind: 'debited', packageId: taken.id, lessonsLeft: taken.lessonsLeft, replayed: false, creditedAtOnce: false };
   } else {
@@ -98,8 +98,13 @@ export async function debitLessonForBooking(tx: Tx, request: EventPayload<'booki
  * see debitFirstRequest). False when it debited nothing: debitLessonForBooking then runs as usual.
  */
 export async function debitAtOnce(deps: Deps & { db: Db }, request: EventPayload<'booking.confirmation_requested'>, inbox: InboxClaim): Promise<boolean> {
-  if (request.rescheduledFrom?.refundable) return false;
+  if (!mayBeUsual(request)) return false;
   return (await debitUsualRequest(deps.db, request, deps.clock(), { inbox })) !== undefined;
+}
+
+/** A request `debitFirstRequest` may take: one without a refundable predecessor, whose lesson only the general path gives back first. */
+function mayBeUsual(request: EventPayload<'booking.confirmation_requested'>): boolean {
+  return !request.rescheduledFrom?.refundable;
 }
 
 function debitUsualRequest(db: Queryable, request: EventPayload<'booking.confirmation_requested'>, now: Date, options: { inbox?: InboxClaim } = {}) {

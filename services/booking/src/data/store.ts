@@ -62,14 +62,14 @@ export class Store {
   }
 
   /**
-   * confirming → confirmed with billing's package, as one autocommit statement with its
-   * `booking.confirmed` (built from `payload`, its stand-ins filled in from the booking) and the
-   * debit message's inbox row: the consumer's fast path for the usual debit. Undefined when the
-   * booking is not confirming (nothing written); fails whole when the inbox row is there already.
+   * confirming → confirmed (`patch`), as one autocommit statement with its `booking.confirmed`
+   * (built from `payload`, its stand-ins filled in from the booking) and the debit message's
+   * inbox row: the consumer's fast path for the usual debit. Undefined when the booking is not
+   * confirming (nothing written); fails whole when the inbox row is there already.
    */
-  confirmDebited(bookingId: string, packageId: string, now: Date, payload: EventPayload<'booking.confirmed'>, inbox: InboxClaim): Promise<Booking | undefined> {
+  confirmDebited(bookingId: string, patch: Partial<Booking>, payload: EventPayload<'booking.confirmed'>, inbox: InboxClaim, now: Date): Promise<Booking | undefined> {
     const event = envelopeOf('booking.confirmed', payload, bookingId, now);
-    return new BookingRepository(this.knex).transitionWithEvent(bookingId, ['confirming'], confirmedPatch(packageId, now), event, { inbox });
+    return new BookingRepository(this.knex).transitionWithEvent(bookingId, ['confirming'], patch, event, { inbox });
   }
 
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -110,11 +110,6 @@ export class Store {
 /** The advisory lock that serialises a student's transactions. */
 function studentLockKey(studentId: string): string {
   return `booking:student:${studentId}`;
-}
-
-/** What the usual debit changes on a confirming booking. */
-export function confirmedPatch(packageId: string, now: Date): Partial<Booking> {
-  return { status: 'confirmed', packageId, confirmedAt: now, updatedAt: now };
 }
 
 /** An event's envelope as the outbox records it (validated), for a statement that writes it with its change. */

@@ -6,7 +6,7 @@ import { canceledPayload, confirmationRequestedPayload, confirmedPayload, expire
 import { isHoldExpired } from './booking-rules';
 import type { BookingDeps } from './deps';
 import type { InboxClaim } from '@guitaronline/messaging';
-import { confirmedPatch, type Tx } from '../data/store';
+import type { Tx } from '../data/store';
 
 export type ConfirmOutcome = 'requested' | 'in_progress' | 'already_confirmed';
 
@@ -131,10 +131,16 @@ export async function applyDebit(deps: BookingDeps, tx: Tx, debit: EventPayload<
  * inbox transaction, decides what the debit means for it.
  */
 export async function applyDebitAtOnce(deps: BookingDeps, debit: EventPayload<'billing.lesson.debited'>, inbox: InboxClaim): Promise<boolean> {
-  const confirmed = await deps.store.confirmDebited(debit.bookingId, debit.packageId, deps.clock(), confirmedStandIn(debit), inbox);
+  const now = deps.clock();
+  const confirmed = await deps.store.confirmDebited(debit.bookingId, confirmedPatch(debit.packageId, now), confirmedStandIn(debit), inbox, now);
   if (!confirmed) return false;
   deps.notifier.settled(confirmed.id);
   return true;
+}
+
+/** What the usual debit changes on a confirming booking. */
+function confirmedPatch(packageId: string, now: Date): Partial<Booking> {
+  return { status: 'confirmed', packageId, confirmedAt: now, updatedAt: now };
 }
 
 /** `booking.confirmed` for the debited booking, with stand-ins for what the booking's row fills in. */

@@ -164,6 +164,7 @@ async function brokerPart(amqpUrl) {
       const ch = await conn.createChannel();
       await ch.prefetch(100);
       await ch.consume(`${exchange}.${name}`, (msg) => {
+        if (msg === null) return; // the broker cancelled the consumer: its queue was deleted by the cleanup below
         ch.ack(msg);
         if (++delivered >= wanted) allDelivered();
       });

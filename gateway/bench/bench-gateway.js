@@ -14,7 +14,7 @@
  * so the gateway's figures read against what any node proxy here gets, not only against none.
  *
  *   --runs N (3)  --duration S (10)  --connections C (50)  --warmup S (2)
- *   --profile     run the gateway with --cpu-prof (profiles in gateway/bench/profiles)
+ *   --profile     run the gateway and the bare proxy with --cpu-prof (profiles in gateway/bench/profiles)
  *   --rate R (300) also measure latency at a fixed R req/s (open loop), below saturation, where the
  *                 added latency is the hop itself rather than queueing for a shared CPU; 0 = skip
  */
@@ -165,8 +165,8 @@ async function main() {
   const direct = `http://127.0.0.1:${upstreamPort}`;
   const gatewayUrl = `http://127.0.0.1:${gatewayPort}`;
   const bareUrl = `http://127.0.0.1:${barePort}`;
-  const bare = startProcess(path.join(__dirname, 'bench-bare-proxy.js'), { PORT: String(barePort), UPSTREAM: direct });
   const execArgv = PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${path.join(__dirname, 'profiles')}`] : [];
+  const bare = startProcess(path.join(__dirname, 'bench-bare-proxy.js'), { PORT: String(barePort), UPSTREAM: direct }, execArgv);
   const gateway = startProcess(
     path.join(__dirname, '..', 'dist', 'src', 'main.js'),
     {

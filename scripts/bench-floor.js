@@ -31,6 +31,8 @@ const { fork } = require('node:child_process');
 const { randomUUID } = require('node:crypto');
 const { cpuMs, infraCpuMs } = require('./proc-cpu');
 
+// the children go with the run, however it ends (a crash of the run skips its finally)
+if (process.argv[2]) process.on('disconnect', () => process.exit(0));
 if (process.argv[2] === 'origin') {
   const body = JSON.stringify({ id: randomUUID(), status: 'held', slotId: randomUUID(), studentId: randomUUID(), teacherId: randomUUID(), startAt: new Date().toISOString(), endAt: new Date().toISOString() });
   const server = http.createServer((req, res) => {

@@ -34,6 +34,8 @@ const server = http.createServer((req, res) => {
 });
 server.keepAliveTimeout = 5_000;
 server.listen(Number(process.env.PORT), '127.0.0.1');
+// forked by a benchmark: it goes with it, however the benchmark ends
+process.on('disconnect', () => process.exit(0));
 process.on('SIGTERM', () => {
   server.close();
   server.closeAllConnections();

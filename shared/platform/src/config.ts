@@ -39,6 +39,12 @@ export const baseEnvShape = {
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   OUTBOX_RETENTION_HOURS: z.coerce.number().positive().default(72),
   INBOX_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  /**
+   * Whether the consumer takes its handlers' fast paths (ConsumerOptions.fastPaths). `false`
+   * while a rolling update still runs replicas of the release before the fast paths, whose
+   * locked handlers do not write the rows a fast path is ordered by (deploy/README.md, Releases).
+   */
+  CONSUMER_FAST_PATHS: envBoolean.default(true),
 };
 
 /**

@@ -33,6 +33,8 @@ export interface RuntimeConfig {
   IDENTITY_URL: string;
   OUTBOX_RETENTION_HOURS: number;
   INBOX_RETENTION_HOURS: number;
+  /** false: the consumer leaves the fast paths it is given aside (rolling updates; baseEnvShape). */
+  CONSUMER_FAST_PATHS?: boolean;
   HOST: string;
   PORT: number;
 }
@@ -105,6 +107,13 @@ export interface RunningService<C> {
   stop(): Promise<void>;
 }
 
+/** The consumer's options with its fast paths left aside: every event takes its handler. */
+function withoutFastPaths(consumer: ServiceParts<object>['consumer']): ServiceParts<object>['consumer'] {
+  if (!consumer) return consumer;
+  const { fastPaths: _leftAside, ...rest } = consumer;
+  return rest;
+}
+
 /**
  * Starts a service: logger, metrics, database, messaging, auth, the HTTP app with postgres and
  * rabbitmq readiness, the service's routes, /openapi.json; then connects to the broker, listens
@@ -162,7 +171,7 @@ export async function startService<C extends RuntimeConfig, X extends object = R
       logger,
       metrics,
       handlers: parts.handlers,
-      consumer: parts.consumer,
+      consumer: config.CONSUMER_FAST_PATHS === false ? withoutFastPaths(parts.consumer) : parts.consumer,
       outboxRetentionHours: config.OUTBOX_RETENTION_HOURS,
       inboxRetentionHours: config.INBOX_RETENTION_HOURS,
       ...options.messaging,

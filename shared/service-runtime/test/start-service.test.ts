@@ -2,7 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createMessagingTables, type Messaging } from '@guitaronline/messaging';
 import { adminDb, baseEnvShape, createServiceDb, ensureServiceSchema, envPort, loadConfig, type Knex } from '@guitaronline/platform';
-import { deleteBus, isolatedBus, testEnv, testInfra } from '@guitaronline/testing';
+import { deleteBus, eventPublisher, eventually, isolatedBus, sleep, testEnv, testInfra } from '@guitaronline/testing';
+import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { startService, type ServiceParts } from '../src';
 
@@ -96,6 +97,38 @@ describe('startService', () => {
       expect(timeline).toEqual(['sweep started', 'worker started']);
     } finally {
       await service.stop();
+    }
+  });
+
+  test('when CONSUMER_FAST_PATHS is false (a rolling update from a release without them), then the consumer leaves its fast paths aside and every event goes to its handler', async () => {
+    const publisher = await eventPublisher(bus.EVENTS_EXCHANGE);
+    const run = async (env: Record<string, string>) => {
+      const calls: string[] = [];
+      const service = await startService({
+        name: NAME,
+        config: config(env),
+        openapi,
+        compose: () => ({
+          handlers: { 'identity.user.registered': async () => void calls.push('handler') },
+          // a fast path that declines: the handler runs after it, so both show
+          consumer: { fastPaths: { 'identity.user.registered': async () => (calls.push('fast path'), false) } },
+          routes: () => undefined,
+        }),
+      });
+      try {
+        await publisher.publish('identity.user.registered', { userId: randomUUID(), email: 'fast@example.test', role: 'student', fullName: 'Fast Path' });
+        await eventually(() => calls.includes('handler'));
+        await sleep(100);
+        return calls;
+      } finally {
+        await service.stop();
+      }
+    };
+    try {
+      expect(await run({})).toEqual(['fast path', 'handler']);
+      expect(await run({ CONSUMER_FAST_PATHS: 'false' })).toEqual(['handler']);
+    } finally {
+      await publisher.close();
     }
   });
 

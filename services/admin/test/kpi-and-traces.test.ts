@@ -324,4 +324,11 @@ describe('traces', () => {
     expect(res.status).toBe(200);
     expect(res.body.events).toEqual([]);
   });
+
+  test('when the correlation id holds U+0000 (no Postgres text can), then 400 validation_failed and no admin action is written', async () => {
+    const res = await call(admin.url, '/api/v1/admin/traces/a%00b', { token: adminToken });
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject({ code: 'validation_failed', errors: [{ path: 'params.correlationId' }] });
+    expect(await su('admin.admin_actions').where({ admin_id: adminId, action: 'admin.traces.view' }).whereLike('target', 'a%b')).toEqual([]);
+  });
 });

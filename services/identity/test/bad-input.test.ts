@@ -73,6 +73,7 @@ const cases: Case[] = [
   { name: 'register: short password', method: 'post', path: register, body: { ...validRegistration(), password: 'short' }, status: 400, code: 'validation_failed', fields: ['body.password'] },
   { name: 'register: fullName blank', method: 'post', path: register, body: { ...validRegistration(), fullName: '   ' }, status: 400, code: 'validation_failed', fields: ['body.fullName'] },
   { name: 'register: fullName over 200', method: 'post', path: register, body: { ...validRegistration(), fullName: 'x'.repeat(201) }, status: 400, code: 'validation_failed', fields: ['body.fullName'] },
+  { name: 'register: fullName with U+0000', method: 'post', path: register, body: { ...validRegistration(), fullName: 'a\u0000b' }, status: 400, code: 'validation_failed', fields: ['body.fullName'] },
   { name: 'register: unknown role', method: 'post', path: register, body: { ...validRegistration(), role: 'guest' }, status: 400, code: 'validation_failed', fields: ['body.role'] },
   { name: 'register: role admin', method: 'post', path: register, body: { ...validRegistration(), role: 'admin' }, status: 422, code: 'validation_failed', fields: ['body.role'] },
   { name: 'register: role admin with an unknown field too', method: 'post', path: register, body: { ...validRegistration(), role: 'admin', extra: 1 }, status: 422, code: 'validation_failed', fields: ['body.role'] },
@@ -85,7 +86,9 @@ const cases: Case[] = [
   { name: 'refresh: number token', method: 'post', path: refresh, body: { refreshToken: 12345 }, status: 400, code: 'validation_failed', fields: ['body.refreshToken'] },
   { name: 'refresh: token over 1024', method: 'post', path: refresh, body: { refreshToken: 'x'.repeat(1025) }, status: 400, code: 'validation_failed', fields: ['body.refreshToken'] },
   { name: 'refresh: unknown field', method: 'post', path: refresh, body: { refreshToken: 'abc', userId: 'x' }, status: 400, code: 'validation_failed', fields: ['body'] },
-  { name: 'refresh: garbage token', method: 'post', path: refresh, body: { refreshToken: '\u0000\u00ff💥' }, status: 401, code: 'invalid_refresh_token' },
+  { name: 'refresh: garbage token', method: 'post', path: refresh, body: { refreshToken: '\u00ff💥' }, status: 401, code: 'invalid_refresh_token' },
+  { name: 'refresh: token with U+0000', method: 'post', path: refresh, body: { refreshToken: '\u0000\u00ff💥' }, status: 400, code: 'validation_failed', fields: ['body.refreshToken'] },
+  { name: 'login: password with U+0000 (bcrypt implementations differ on it)', method: 'post', path: login, body: { email: 'a@example.com', password: `${PASSWORD}\u0000` }, status: 400, code: 'validation_failed', fields: ['body.password'] },
   { name: 'logout: unknown field', method: 'post', path: logout, auth: true, body: { refreshToken: 'abc', all: true }, status: 400, code: 'validation_failed', fields: ['body'] },
   { name: 'logout: missing token', method: 'post', path: logout, auth: true, body: {}, status: 400, code: 'validation_failed', fields: ['body.refreshToken'] },
   // teachers/me

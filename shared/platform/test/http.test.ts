@@ -1,7 +1,7 @@
 import request from 'supertest';
 import pino from 'pino';
 import { z } from 'zod';
-import { AppError, createHttpApp, createMetricsRegistry, finishApp, parseBody } from '../src';
+import { AppError, createHttpApp, createMetricsRegistry, finishApp, parseBody, parseParams } from '../src';
 
 function app(readinessOk = true) {
   const logger = pino({ level: 'silent' });
@@ -17,6 +17,11 @@ function app(readinessOk = true) {
   a.post('/echo', (req, res) => {
     const body = parseBody(req, z.strictObject({ name: z.string().min(1).max(5) }));
     res.json(body);
+  });
+  a.post('/notes/:key', (req, res) => {
+    const { key } = parseParams(req, z.object({ key: z.string().max(20) }));
+    const body = parseBody(req, z.strictObject({ title: z.string(), tags: z.array(z.string()), meta: z.strictObject({ by: z.string() }) }));
+    res.json({ key, ...body });
   });
   a.get('/conflict', () => {
     throw new AppError('slot_overlap', 409, 'The slot overlaps another.');
@@ -43,6 +48,19 @@ describe('http app factory', () => {
     expect(res.body.requestId).toBe(res.headers['x-request-id']);
     const paths = res.body.errors.map((e: { path: string }) => e.path);
     expect(paths).toEqual(expect.arrayContaining(['body.name', 'body']));
+  });
+
+  test('when a string that passes its schema holds U+0000 (Postgres text cannot), the answer is 400 validation_failed naming each such field', async () => {
+    const ok = await request(app()).post('/notes/a').send({ title: 't', tags: ['x', 'y'], meta: { by: 'me' } });
+    expect(ok.status).toBe(200);
+    const res = await request(app()).post('/notes/a').send({ title: 'a\u0000b', tags: ['x', '\u0000'], meta: { by: 'm\u0000' } });
+    expect(res.status).toBe(400);
+    expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    expect(res.body.code).toBe('validation_failed');
+    expect(res.body.errors.map((e: { path: string }) => e.path)).toEqual(['body.title', 'body.tags.1', 'body.meta.by']);
+    const param = await request(app()).post('/notes/a%00b').send({ title: 't', tags: [], meta: { by: 'me' } });
+    expect(param.status).toBe(400);
+    expect(param.body.errors.map((e: { path: string }) => e.path)).toEqual(['params.key']);
   });
 
   test('when the JSON is malformed, the answer is 400 malformed_json', async () => {

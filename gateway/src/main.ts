@@ -1,7 +1,7 @@
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
-import { randomUUID } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
 import {
+  answerClientError,
   closeServer,
   createAuth,
   createLogger,
@@ -18,7 +18,6 @@ import { createRateLimits, type RateLimits } from './limits/rate-limits';
 import { createOpenApiCache, type OpenApiCache } from './openapi/openapi-cache';
 import { createClientIpResolver } from './proxy/client-ip';
 import { createGatewayHandler } from './proxy/gateway-handler';
-import { gatewayErrors, writeProblemToSocket } from './proxy/problem';
 import { UPSTREAMS, type UpstreamName } from './proxy/routes';
 import { createUpstreamProxy, type UpstreamProxy } from './proxy/upstream-proxy';
 
@@ -44,21 +43,6 @@ export function upstreamUrls(config: GatewayConfig): Record<UpstreamName, string
     notifications: strip(config.NOTIFICATIONS_URL),
     admin: strip(config.ADMIN_URL),
   };
-}
-
-/** Errors node's parser raises before there is a request: answered as problem+json, then the socket is closed. */
-function onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || !socket.writable) {
-    socket.destroy();
-    return;
-  }
-  const error =
-    err.code === 'HPE_HEADER_OVERFLOW'
-      ? gatewayErrors.headersTooLarge()
-      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-        ? gatewayErrors.requestTimeout()
-        : gatewayErrors.badRequest();
-  writeProblemToSocket(socket, error, randomUUID());
 }
 
 export async function start(env: NodeJS.ProcessEnv | Record<string, string | undefined> = process.env, deps: { resolveKey?: KeyResolver } = {}): Promise<RunningGateway> {
@@ -108,7 +92,7 @@ export async function start(env: NodeJS.ProcessEnv | Record<string, string | und
     },
     handler,
   );
-  server.on('clientError', onClientError);
+  server.on('clientError', answerClientError);
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -1,4 +1,6 @@
-import type { ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type Express, type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -49,6 +51,35 @@ export function sendProblem(res: ServerResponse, error: AppError, requestId?: st
   res.setHeader('Content-Type', 'application/problem+json');
   res.setHeader('Content-Length', Buffer.byteLength(body));
   res.end(body);
+}
+
+/**
+ * For `server.on('clientError')`: what node's HTTP parser refuses before a request object
+ * exists (a malformed request line or header, headers over the limit, a request not received
+ * in time) is answered as problem+json like everything else, then the connection closes —
+ * node's own answer is a bare `400 Bad Request`. A connection already gone is let go.
+ */
+export function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || !socket.writable) {
+    socket.destroy();
+    return;
+  }
+  const error =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new AppError('request_header_fields_too_large', 431, 'The request headers are too large.')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new AppError('request_timeout', 408, 'The request was not received in time.')
+        : new AppError('bad_request', 400, 'The request could not be parsed.');
+  const requestId = randomUUID();
+  const body = JSON.stringify(toProblem(error, requestId));
+  socket.end(
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
+      'Content-Type: application/problem+json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n` +
+      `X-Request-Id: ${requestId}\r\n` +
+      'Connection: close\r\n\r\n' +
+      body,
+  );
 }
 
 /**

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { generateOpenApiDocument } from '@guitaronline/contracts';
 import { createMessaging, type EventHandlers, type Messaging, type MessagingOptions } from '@guitaronline/messaging';
 import {
+  answerClientError,
   closeServer,
   createAuth,
   createHttpApp,
@@ -196,7 +197,9 @@ export async function startService<C extends RuntimeConfig, X extends object = R
     finishApp(app, logger);
 
     await broker.start();
-    server = await listen(createServer(app), config.PORT, config.HOST);
+    const httpServer = createServer(app);
+    httpServer.on('clientError', answerClientError);
+    server = await listen(httpServer, config.PORT, config.HOST);
     for (const startJob of parts.background ?? []) jobs.push(startJob());
 
     const { port } = server.address() as AddressInfo;

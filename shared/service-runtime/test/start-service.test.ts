@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { createMessagingTables, type Messaging } from '@guitaronline/messaging';
 import { adminDb, baseEnvShape, createServiceDb, ensureServiceSchema, envPort, loadConfig, type Knex } from '@guitaronline/platform';
 import { deleteBus, eventPublisher, eventually, isolatedBus, sleep, testEnv, testInfra } from '@guitaronline/testing';
@@ -129,6 +129,29 @@ describe('startService', () => {
       expect(await run({ CONSUMER_FAST_PATHS: 'false' })).toEqual(['handler']);
     } finally {
       await publisher.close();
+    }
+  });
+
+  test("when a request cannot be parsed (a garbage request line, a bad header), then the answer is 400 problem+json like any other refusal, not node's bare 400", async () => {
+    const { start } = probe();
+    const service = await start();
+    try {
+      const raw = (text: string) =>
+        new Promise<string>((resolve, reject) => {
+          let answer = '';
+          const socket = net.connect(service.port, '127.0.0.1', () => socket.write(text));
+          socket.on('data', (chunk) => (answer += chunk.toString('utf8')));
+          socket.on('close', () => resolve(answer));
+          socket.on('error', reject);
+        });
+      for (const text of ['NOT AN HTTP REQUEST\r\n\r\n', 'GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\u0001b\r\n\r\n']) {
+        const answer = await raw(text);
+        expect(answer).toMatch(/^HTTP\/1\.1 400 /);
+        expect(answer).toContain('Content-Type: application/problem+json');
+        expect(JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4))).toMatchObject({ status: 400, code: 'bad_request', requestId: expect.any(String) });
+      }
+    } finally {
+      await service.stop();
     }
   });
 

@@ -82,8 +82,20 @@ describe('bad input at every operation of the public API, through the gateway', 
       return res.status === 200 ? res.body : undefined;
     });
     const webhook = (await api.call('POST', '/api/v1/notifications/webhooks', { token: admin.token, body: { url: 'https://example.com/hook', events: ['booking.held'] } })).body;
-    const realIds: string[] = [slotA.id, pkg.id, payment.id, held.id, confirmed.id, lesson.id, webhook.id, 'booking.events.dlq'];
-    expect(realIds.every((id) => typeof id === 'string')).toBe(true);
+    // the real ids a path's parameter can name, by the path's prefix
+    const realIds: [string, string[]][] = [
+      ['/api/v1/scheduling/slots/', [slotA.id, slotB.id]],
+      ['/api/v1/booking/', [held.id, confirmed.id]],
+      ['/api/v1/billing/packages/', [pkg.id]],
+      ['/api/v1/billing/payments/', [payment.id]],
+      ['/api/v1/lessons/by-booking/', [confirmed.id]],
+      ['/api/v1/lessons/', [lesson.id]],
+      ['/api/v1/notifications/webhooks/', [webhook.id]],
+      ['/api/v1/admin/dead-letters/', ['booking.events.dlq']],
+      ['/api/v1/teachers/', [teacher.id]],
+    ];
+    expect(realIds.flatMap(([, ids]) => ids).every((id) => typeof id === 'string')).toBe(true);
+    const realIdsOf = (path: string) => realIds.find(([prefix]) => path.startsWith(prefix))?.[1] ?? [];
 
     const who: [string, string | undefined][] = [
       ['no one', undefined],
@@ -103,8 +115,9 @@ describe('bad input at every operation of the public API, through the gateway', 
       const inputs = (method === 'GET' || method === 'DELETE' ? QUERIES.map((q) => ({ q })) : BODIES.map((b) => ({ b }))) as { q?: string; b?: [string, string] }[];
       const hasId = /\{[^}]+\}/.test(path);
       for (const [role, token] of who) {
-        // bad ids (or none) with every input; real ids, where the role may reach them, with every input too
-        const ids = hasId ? [...BAD_IDS, ...(role === 'student' || role === 'admin' ? realIds : [])] : [undefined];
+        // bad ids (one without a token: refused before any of them is read) and the real ids of
+        // the path's kind, where the role may reach them (a student's own, an admin's any), each with every input
+        const ids = !hasId ? [undefined] : token === undefined ? BAD_IDS.slice(0, 1) : [...BAD_IDS, ...(role === 'student' || role === 'admin' ? realIdsOf(path) : [])];
         for (const id of ids) {
           const concrete = id === undefined ? path : path.replace(/\{[^}]+\}/g, id);
           await attempt(role, token, method, concrete);

@@ -22,18 +22,21 @@ describe('password hashing', () => {
   it('when the user is unknown, then verifying costs about as much as for a known user (no timing oracle)', async () => {
     const slow = createPasswordHasher(9); // ~25-50 ms per compare, far above timer noise
     const hash = await slow.hash('the real password');
+    // CPU time of this process, not wall-clock time: other processes on a busy machine (a parallel
+    // suite, CI) stretch the latter at random and make a comparison of 25-ms calls meaningless
     const time = async (h: string | null) => {
-      const t0 = process.hrtime.bigint();
+      const before = process.cpuUsage();
       await slow.verify('a wrong password', h);
-      return Number(process.hrtime.bigint() - t0) / 1e6;
+      const used = process.cpuUsage(before);
+      return (used.user + used.system) / 1000;
     };
     const known: number[] = [];
     const unknown: number[] = [];
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       known.push(await time(hash));
       unknown.push(await time(null));
     }
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[1];
-    expect(median(unknown)).toBeGreaterThan(median(known) * 0.6);
+    // the least of five: interference only ever adds
+    expect(Math.min(...unknown)).toBeGreaterThan(Math.min(...known) * 0.6);
   });
 });
